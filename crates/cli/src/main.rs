@@ -1,0 +1,2 @@
+//! `koji-osbuild`: the command-line client.
+fn main() {}
