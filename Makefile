@@ -1,0 +1,18 @@
+# The two commands the README promises, and a few helpers.
+.PHONY: test build venv clean
+
+## Run every test (Rust unit + end-to-end, Python plugin and test-hub tests).
+test:
+	./scripts/test
+
+## Build all binaries (debug).
+build:
+	cargo build --workspace --bins
+
+## Python venv with koji, jsonschema, pytest for the test hub and plugins.
+venv:
+	./scripts/setup-venv
+
+clean:
+	cargo clean
+	rm -rf .venv
