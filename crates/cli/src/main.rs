@@ -1,2 +1,5 @@
-//! `koji-osbuild`: the command-line client.
+#![allow(dead_code)]
+mod args;
+mod config;
+mod pyfmt;
 fn main() {}
