@@ -1,0 +1,656 @@
+//! The cloud API v2 client: one [`Client`] per composer, cheap to clone and
+//! share between many concurrent composes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::Method;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::api::{
+    ApiError, ComposeDeleteStatus, ComposeId, ComposeLogs, ComposeManifests, ComposeRequest,
+    ComposeStatus, KeepRaw,
+};
+use crate::config::{BuilderConfig, ComposerConfig};
+use crate::error::{chain, Error};
+use crate::oauth::{self, OAuthCredentials, Token};
+use crate::retry::RetryPolicy;
+use crate::tls::{self, ClientCert, SslVerify};
+
+/// Where the v2 API lives below the server URL (upstream's `API_BASE`).
+pub const API_BASE: &str = "api/image-builder-composer/v2/";
+
+/// Everything needed to talk to one composer.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Base URL, e.g. `https://composer.example.com`; the API URL is this
+    /// joined with [`API_BASE`] (RFC 3986 resolution, like upstream's urljoin).
+    pub server: String,
+    pub ssl_cert: Option<ClientCert>,
+    pub ssl_verify: SslVerify,
+    /// Used for composer and token requests, HTTP and HTTPS alike. A value
+    /// without a scheme means `http://` (as requests does).
+    pub proxy: Option<String>,
+    pub oauth: Option<OAuthCredentials>,
+    pub retry: RetryPolicy,
+    pub connect_timeout: Duration,
+    /// Limit for one attempt of one request; `None` waits forever (requests'
+    /// default, which a daemon should not copy).
+    pub timeout: Option<Duration>,
+    /// Without a configured proxy, honour `HTTPS_PROXY`/`NO_PROXY`... from
+    /// the environment, as requests does.
+    pub env_proxy: bool,
+}
+
+impl ClientOptions {
+    /// Options for `server` with upstream's defaults: verify against the
+    /// system CAs, no client cert, no OAuth, the stand-alone retry policy.
+    pub fn new(server: impl Into<String>) -> Self {
+        ClientOptions {
+            server: server.into(),
+            ssl_cert: None,
+            ssl_verify: SslVerify::Enabled,
+            proxy: None,
+            oauth: None,
+            retry: RetryPolicy::STANDALONE,
+            connect_timeout: Duration::from_secs(30),
+            timeout: Some(Duration::from_secs(300)),
+            env_proxy: true,
+        }
+    }
+
+    /// Options from builder.conf's `[composer]` and `[composer:oauth]`.
+    pub fn from_config(config: &ComposerConfig, retry: RetryPolicy) -> Self {
+        ClientOptions {
+            ssl_cert: config.ssl_cert.clone(),
+            ssl_verify: config.ssl_verify.clone(),
+            proxy: config.proxy.clone(),
+            oauth: config.oauth.clone(),
+            retry,
+            ..ClientOptions::new(config.server.clone())
+        }
+    }
+}
+
+/// A client for osbuild-composer's cloud API v2.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    server: String,
+    api: Url,
+    retry: RetryPolicy,
+    oauth: Option<OAuth>,
+}
+
+struct OAuth {
+    credentials: OAuthCredentials,
+    token_url: Url,
+    token: Mutex<Option<Token>>,
+    generation: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.inner.server)
+            .field("api", &self.inner.api.as_str())
+            .field("retry", &self.inner.retry)
+            .field(
+                "oauth_token_url",
+                &self.inner.oauth.as_ref().map(|o| o.token_url.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// An HTTP answer, read in full.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as text for error messages (lossy: bodies are meant to be
+    /// UTF-8 JSON or plain text, but a proxy's error page may not be).
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).trim().to_string()
+    }
+}
+
+impl Client {
+    /// Build a client. Reads the certificate and CA files now, so a bad
+    /// path fails here rather than on the first request.
+    pub fn new(options: ClientOptions) -> Result<Self, Error> {
+        let api = api_url(&options.server)?;
+
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("koji-osbuild/", env!("CARGO_PKG_VERSION")));
+        if let Some(timeout) = options.timeout {
+            builder = builder.timeout(timeout);
+        }
+        builder = tls::configure(builder, options.ssl_cert.as_ref(), &options.ssl_verify)?;
+
+        match options.proxy.as_deref().filter(|p| !p.is_empty()) {
+            Some(proxy) => {
+                let url = if proxy.contains("://") {
+                    proxy.to_string()
+                } else {
+                    format!("http://{proxy}")
+                };
+                let proxy = reqwest::Proxy::all(&url).map_err(|e| Error::InvalidProxy {
+                    proxy: redact_userinfo(&url),
+                    reason: chain(&e),
+                })?;
+                builder = builder.proxy(proxy);
+                tracing::debug!(proxy = %redact_userinfo(&url), "composer requests go through proxy");
+            }
+            None if !options.env_proxy => builder = builder.no_proxy(),
+            None => {}
+        }
+
+        let http = builder.build().map_err(|source| Error::ClientBuild {
+            detail: chain(&source),
+            source,
+        })?;
+
+        let oauth = match options.oauth {
+            None => None,
+            Some(credentials) => {
+                let token_url =
+                    Url::parse(&credentials.token_url).map_err(|e| Error::InvalidUrl {
+                        url: credentials.token_url.clone(),
+                        reason: e.to_string(),
+                    })?;
+                tracing::debug!(token_url = %token_url, "using OAuth2 client credentials");
+                Some(OAuth {
+                    credentials,
+                    token_url,
+                    token: Mutex::new(None),
+                    generation: AtomicU64::new(0),
+                })
+            }
+        };
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                server: options.server,
+                api,
+                retry: options.retry,
+                oauth,
+            }),
+        })
+    }
+
+    /// A client configured from builder.conf.
+    pub fn from_config(config: &BuilderConfig, retry: RetryPolicy) -> Result<Self, Error> {
+        Self::new(ClientOptions::from_config(&config.composer, retry))
+    }
+
+    /// The server URL as configured (what the task result reports).
+    pub fn server(&self) -> &str {
+        &self.inner.server
+    }
+
+    /// The API base URL, `<server>/api/image-builder-composer/v2/`.
+    pub fn api_url(&self) -> &Url {
+        &self.inner.api
+    }
+
+    /// POST /compose: start a compose, return its id.
+    pub async fn compose_create(&self, request: &ComposeRequest) -> Result<String, Error> {
+        let url = self.endpoint(&["compose"]);
+        let body = request.to_json();
+        let id: ComposeId = self
+            .call("create the compose request", Method::POST, url, Some(&body), 201)
+            .await?;
+        Ok(id.id)
+    }
+
+    /// GET /composes/{id}.
+    pub async fn compose_status(&self, compose_id: &str) -> Result<ComposeStatus, Error> {
+        let url = self.endpoint(&["composes", compose_id]);
+        self.call("get the compose status", Method::GET, url, None, 200)
+            .await
+    }
+
+    /// GET /composes/{id}/logs.
+    pub async fn compose_logs(&self, compose_id: &str) -> Result<ComposeLogs, Error> {
+        let url = self.endpoint(&["composes", compose_id, "logs"]);
+        self.call("get the compose logs", Method::GET, url, None, 200)
+            .await
+    }
+
+    /// GET /composes/{id}/manifests.
+    pub async fn compose_manifests(&self, compose_id: &str) -> Result<ComposeManifests, Error> {
+        let url = self.endpoint(&["composes", compose_id, "manifests"]);
+        self.call("get the compose manifests", Method::GET, url, None, 200)
+            .await
+    }
+
+    /// DELETE /composes/{id}.
+    pub async fn compose_delete(&self, compose_id: &str) -> Result<ComposeDeleteStatus, Error> {
+        let url = self.endpoint(&["composes", compose_id]);
+        self.call("delete the compose", Method::DELETE, url, None, 200)
+            .await
+    }
+
+    /// Poll the compose every `interval` until it is finished; call
+    /// `on_change` with the first status and with each status that differs
+    /// from the one before (the builder attaches compose-status.json then).
+    /// A failing status request ends the wait with its error, as upstream.
+    pub async fn wait_for_compose<F>(
+        &self,
+        compose_id: &str,
+        interval: Duration,
+        mut on_change: F,
+    ) -> Result<ComposeStatus, Error>
+    where
+        F: FnMut(&ComposeStatus),
+    {
+        let mut watch = self.watch_compose(compose_id, interval);
+        loop {
+            match watch.next_change().await {
+                Some(Ok(status)) => {
+                    on_change(&status);
+                    if status.is_finished() {
+                        return Ok(status);
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                // next_change returns None only after a finished status,
+                // which returned above.
+                None => unreachable!("watch ended without a finished status"),
+            }
+        }
+    }
+
+    /// A poller that yields a compose's status each time it changes; for
+    /// callers that need to do async work on each change.
+    pub fn watch_compose(&self, compose_id: &str, interval: Duration) -> ComposeWatch {
+        ComposeWatch {
+            client: self.clone(),
+            compose_id: compose_id.to_string(),
+            interval,
+            last: None,
+            polled: false,
+            finished: false,
+        }
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.api.clone();
+        // Segments are percent-encoded, so an odd compose id cannot step
+        // out of the API path.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        expected: u16,
+    ) -> Result<T, Error>
+    where
+        T: serde::de::DeserializeOwned + KeepRaw,
+    {
+        let reply = self.request(method.clone(), &url, body).await?;
+        if reply.status != expected {
+            let text = reply.text();
+            return Err(Error::Api {
+                operation,
+                method: method.to_string(),
+                url: url.to_string(),
+                status: reply.status,
+                error: ApiError::from_body(&text).map(Box::new),
+                body: text,
+            });
+        }
+        let invalid = |reason: String| Error::InvalidResponse {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: reply.status,
+            reason,
+            body: reply.text(),
+        };
+        let raw: Value = serde_json::from_slice(&reply.body)
+            .map_err(|e| invalid(format!("not JSON: {e}")))?;
+        let mut parsed = T::deserialize(&raw).map_err(|e| invalid(e.to_string()))?;
+        parsed.set_raw(raw);
+        Ok(parsed)
+    }
+
+    /// One API request with upstream's auth behaviour: a current token is
+    /// sent; on 401 a new token is fetched and the request sent once more.
+    /// The 401 retry exists because a token that was valid when sent can
+    /// have expired by the time composer checks it.
+    async fn request(&self, method: Method, url: &Url, body: Option<&Value>) -> Result<Reply, Error> {
+        let token = match &self.inner.oauth {
+            Some(oauth) => Some(self.current_token(oauth).await?),
+            None => None,
+        };
+        let reply = self
+            .send(&method, url, body, token.as_ref().map(|t| t.0.as_str()))
+            .await?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        let (Some(oauth), Some((_, used))) = (&self.inner.oauth, token) else {
+            return Ok(reply);
+        };
+        tracing::debug!(method = %method, url = %url, "401 from composer, fetching a new token");
+        let (fresh, _) = self.renew_token(oauth, used).await?;
+        self.send(&method, url, body, Some(&fresh)).await
+    }
+
+    async fn current_token(&self, oauth: &OAuth) -> Result<(String, u64), Error> {
+        // Holding the lock across the fetch makes concurrent requests wait
+        // for one token instead of each fetching their own.
+        let mut slot = oauth.token.lock().await;
+        if let Some(token) = slot.as_ref().filter(|t| !t.expired()) {
+            return Ok((token.access.expose().to_string(), token.generation));
+        }
+        let token = self.fetch_token(oauth).await?;
+        let out = (token.access.expose().to_string(), token.generation);
+        *slot = Some(token);
+        Ok(out)
+    }
+
+    async fn renew_token(&self, oauth: &OAuth, rejected: u64) -> Result<(String, u64), Error> {
+        let mut slot = oauth.token.lock().await;
+        if let Some(token) = slot
+            .as_ref()
+            .filter(|t| t.generation != rejected && !t.expired())
+        {
+            // Another request already replaced the rejected token.
+            return Ok((token.access.expose().to_string(), token.generation));
+        }
+        let token = self.fetch_token(oauth).await?;
+        let out = (token.access.expose().to_string(), token.generation);
+        *slot = Some(token);
+        Ok(out)
+    }
+
+    async fn fetch_token(&self, oauth: &OAuth) -> Result<Token, Error> {
+        let created = Instant::now();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", oauth.credentials.client_id.as_str()),
+            ("client_secret", oauth.credentials.client_secret.expose()),
+        ];
+        let url = &oauth.token_url;
+        let mut attempt = 0u32;
+        let mut errors = 0u32;
+        // The token request is safe to repeat, so 5xx and dropped
+        // connections are retried like a GET.
+        let reply = loop {
+            attempt += 1;
+            let sent = self.inner.http.post(url.clone()).form(&form).send().await;
+            let outcome = read_reply(sent).await;
+            match self.next_step(&Method::POST, url, outcome, true, &mut errors, attempt) {
+                Step::Done(reply) => break reply,
+                Step::Fail(e) => return Err(e),
+                Step::Retry(pause) => tokio::time::sleep(pause).await,
+            }
+        };
+        if reply.status != 200 {
+            return Err(Error::OAuth {
+                token_url: url.to_string(),
+                status: reply.status,
+                body: oauth::mask(&reply.text(), &oauth.credentials.client_secret),
+            });
+        }
+        let generation = oauth.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        oauth::parse_token(&reply.body, created, generation).map_err(|reason| Error::OAuth {
+            token_url: url.to_string(),
+            status: reply.status,
+            body: format!("unusable answer from {url}: {reason}"),
+        })
+    }
+
+    /// Send with retries: 500/502/503/504 and dropped connections are
+    /// retried for GET and DELETE; POST /compose only when the connection
+    /// could not be made, since a repeated POST could start a second
+    /// compose (urllib3 does not retry POST either).
+    async fn send(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Value>,
+        bearer: Option<&str>,
+    ) -> Result<Reply, Error> {
+        let idempotent = matches!(*method, Method::GET | Method::DELETE | Method::HEAD);
+        let mut attempt = 0u32;
+        let mut errors = 0u32;
+        loop {
+            attempt += 1;
+            let mut request = self.inner.http.request(method.clone(), url.clone());
+            if let Some(token) = bearer {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let outcome = read_reply(request.send().await).await;
+            match self.next_step(method, url, outcome, idempotent, &mut errors, attempt) {
+                Step::Done(reply) => return Ok(reply),
+                Step::Fail(e) => return Err(e),
+                Step::Retry(pause) => tokio::time::sleep(pause).await,
+            }
+        }
+    }
+
+    fn next_step(
+        &self,
+        method: &Method,
+        url: &Url,
+        outcome: Result<(Reply, HeaderMap), reqwest::Error>,
+        idempotent: bool,
+        errors: &mut u32,
+        attempt: u32,
+    ) -> Step {
+        let policy = &self.inner.retry;
+        match outcome {
+            Ok((reply, headers)) => {
+                tracing::debug!(method = %method, url = %url, status = reply.status, attempt, "composer request");
+                if idempotent && RetryPolicy::retries_status(reply.status) && *errors < policy.max_retries {
+                    *errors += 1;
+                    let pause = retry_after(reply.status, &headers, policy)
+                        .unwrap_or_else(|| policy.backoff(*errors));
+                    tracing::warn!(
+                        method = %method, url = %url, status = reply.status,
+                        retry = *errors, max_retries = policy.max_retries,
+                        pause_ms = pause.as_millis() as u64,
+                        "server error, retrying"
+                    );
+                    return Step::Retry(pause);
+                }
+                Step::Done(reply)
+            }
+            Err(e) => {
+                let detail = chain(&e);
+                // A refused connection never reached the server; anything
+                // later may have, so only repeatable requests go again.
+                let retryable = e.is_connect() || idempotent;
+                tracing::debug!(method = %method, url = %url, attempt, error = %detail, "composer request failed");
+                if retryable && *errors < policy.max_retries {
+                    *errors += 1;
+                    let pause = policy.backoff(*errors);
+                    tracing::warn!(
+                        method = %method, url = %url, error = %detail,
+                        retry = *errors, max_retries = policy.max_retries,
+                        pause_ms = pause.as_millis() as u64,
+                        "connection error, retrying"
+                    );
+                    return Step::Retry(pause);
+                }
+                Step::Fail(Error::Transport {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    attempts: attempt,
+                    detail,
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+enum Step {
+    Done(Reply),
+    Retry(Duration),
+    Fail(Error),
+}
+
+async fn read_reply(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(Reply, HeaderMap), reqwest::Error> {
+    let response = sent?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    Ok((
+        Reply {
+            status,
+            body: body.to_vec(),
+        },
+        headers,
+    ))
+}
+
+/// urllib3 honours `Retry-After` on 503 (seconds form); we do too, capped
+/// by `max_backoff` so a confused proxy cannot park a task for hours.
+fn retry_after(status: u16, headers: &HeaderMap, policy: &RetryPolicy) -> Option<Duration> {
+    if status != 503 {
+        return None;
+    }
+    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(policy.max_backoff))
+}
+
+fn api_url(server: &str) -> Result<Url, Error> {
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: server.to_string(),
+        reason,
+    };
+    let base = Url::parse(server).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+        return Err(invalid("expected an http:// or https:// URL with a host".into()));
+    }
+    base.join(API_BASE).map_err(|e| invalid(e.to_string()))
+}
+
+fn redact_userinfo(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Yields a compose's status each time it changes; see
+/// [`Client::watch_compose`].
+pub struct ComposeWatch {
+    client: Client,
+    compose_id: String,
+    interval: Duration,
+    last: Option<Value>,
+    polled: bool,
+    finished: bool,
+}
+
+impl ComposeWatch {
+    /// Wait for the next status that differs from the last one returned (the
+    /// first call returns the current status). `None` once a finished status
+    /// was returned. An error is returned as is; calling again keeps polling.
+    pub async fn next_change(&mut self) -> Option<Result<ComposeStatus, Error>> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            if self.polled {
+                tokio::time::sleep(self.interval).await;
+            }
+            self.polled = true;
+            let status = match self.client.compose_status(&self.compose_id).await {
+                Ok(status) => status,
+                Err(e) => return Some(Err(e)),
+            };
+            let changed = self.last.as_ref() != Some(&status.raw);
+            if status.is_finished() {
+                self.finished = true;
+            }
+            if changed || self.finished {
+                self.last = Some(status.raw.clone());
+                return Some(Ok(status));
+            }
+        }
+    }
+
+    pub fn compose_id(&self) -> &str {
+        &self.compose_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_url_like_urljoin() {
+        assert_eq!(
+            api_url("https://localhost").unwrap().as_str(),
+            "https://localhost/api/image-builder-composer/v2/"
+        );
+        assert_eq!(
+            api_url("https://h:8443/prefix/").unwrap().as_str(),
+            "https://h:8443/prefix/api/image-builder-composer/v2/"
+        );
+        // urljoin drops a last path segment without trailing slash; so do we
+        assert_eq!(
+            api_url("https://h/prefix").unwrap().as_str(),
+            "https://h/api/image-builder-composer/v2/"
+        );
+        assert!(api_url("localhost").is_err());
+        assert!(api_url("ftp://h").is_err());
+    }
+
+    #[test]
+    fn endpoints_encode_ids() {
+        let client = Client::new(ClientOptions::new("https://h")).unwrap();
+        assert_eq!(
+            client.endpoint(&["composes", "abc", "logs"]).as_str(),
+            "https://h/api/image-builder-composer/v2/composes/abc/logs"
+        );
+        assert_eq!(
+            client.endpoint(&["composes", "../x"]).as_str(),
+            "https://h/api/image-builder-composer/v2/composes/..%2Fx"
+        );
+    }
+
+    #[test]
+    fn proxy_credentials_are_not_shown() {
+        assert_eq!(
+            redact_userinfo("http://user:pw@proxy:3128"),
+            "http://proxy:3128/"
+        );
+        assert_eq!(redact_userinfo("http://proxy:3128"), "http://proxy:3128");
+    }
+}

@@ -1,0 +1,157 @@
+//! The composer client's errors. Each carries what a person needs to act:
+//! the URL, the HTTP status, composer's own error body, the file or setting.
+//! None carries a client secret or an access token.
+
+use std::path::PathBuf;
+
+use crate::api::ApiError;
+
+/// How much of a response body goes into an error message; the full body
+/// stays in the error's fields.
+const BODY_EXCERPT: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid composer URL '{url}': {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("invalid proxy '{proxy}': {reason}")]
+    InvalidProxy { proxy: String, reason: String },
+
+    #[error("cannot read {setting} file {}: {source}", path.display())]
+    TlsFile {
+        setting: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{setting} {}: {reason}", path.display())]
+    TlsConfig {
+        setting: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error("cannot set up the HTTP client: {detail}")]
+    ClientBuild {
+        detail: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// No HTTP response: connection refused or reset, TLS failure, timeout.
+    #[error("{method} {url} failed after {attempts} attempt(s): {detail}")]
+    Transport {
+        method: String,
+        url: String,
+        attempts: u32,
+        /// The error and its causes on one line (reqwest's own message alone
+        /// hides the TLS or socket reason).
+        detail: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Composer answered with an unexpected status. `operation` reads like
+    /// upstream's messages ("create the compose request").
+    #[error("Failed to {operation}: {method} {url} returned {status}: {}", describe_body(.error.as_deref(), .body))]
+    Api {
+        operation: &'static str,
+        method: String,
+        url: String,
+        status: u16,
+        /// The response body as text.
+        body: String,
+        /// The body parsed as composer's Error object, when it is one.
+        error: Option<Box<ApiError>>,
+    },
+
+    /// The token endpoint refused us (upstream's wording).
+    #[error("Failed to authenticate via SSO/OAuth: {}", excerpt(.body))]
+    OAuth {
+        token_url: String,
+        status: u16,
+        /// The token endpoint's body, with the client secret masked.
+        body: String,
+    },
+
+    /// A 2xx answer we could not understand.
+    #[error("{method} {url}: unexpected response ({status}): {reason}; body: {}", excerpt(.body))]
+    InvalidResponse {
+        method: String,
+        url: String,
+        status: u16,
+        reason: String,
+        body: String,
+    },
+}
+
+impl Error {
+    /// The HTTP status composer or the token endpoint answered with, if any.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. }
+            | Error::OAuth { status, .. }
+            | Error::InvalidResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Composer's error object, when the failure came with one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api { error, .. } => error.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn excerpt(body: &str) -> String {
+    let body = body.trim();
+    if body.len() <= BODY_EXCERPT {
+        return body.to_string();
+    }
+    let mut end = BODY_EXCERPT;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &body[..end], body.len())
+}
+
+fn describe_body(error: Option<&ApiError>, body: &str) -> String {
+    match error {
+        Some(e) => {
+            let mut s = e.reason.clone();
+            if !e.code.is_empty() {
+                s.push_str(&format!(" (code {}", e.code));
+                if !e.operation_id.is_empty() {
+                    s.push_str(&format!(", operation {}", e.operation_id));
+                }
+                s.push(')');
+            }
+            if let Some(details) = &e.details {
+                if !details.is_null() {
+                    s.push_str(&format!("; details: {details}"));
+                }
+            }
+            excerpt(&s)
+        }
+        None if body.trim().is_empty() => "(empty body)".to_string(),
+        None => excerpt(body),
+    }
+}
+
+/// The error and its sources joined with ": ", for one-line messages.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}

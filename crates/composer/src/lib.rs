@@ -1,0 +1,43 @@
+//! Client for osbuild-composer's cloud API v2 (`/api/image-builder-composer/v2/`):
+//! create composes, follow their status, fetch logs and manifests, delete them.
+//!
+//! It speaks to composer the way upstream koji-osbuild's builder plugin does:
+//! client certificates or OAuth2 client credentials (with token refresh and
+//! one retry on 401), an optional proxy for composer and token requests,
+//! retries with urllib3's backoff on 5xx and dropped connections. It also
+//! models builder.conf ([`config`]), so the builder and the CLI read it alike.
+//!
+//! It knows nothing about Koji tasks: mapping an osbuildImage task to a
+//! [`ComposeRequest`] is the task contract's job.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use composer::{config::BuilderConfig, Client, RetryPolicy};
+//! let config = BuilderConfig::load_default()?;
+//! let client = Client::from_config(&config, RetryPolicy::BUILDER)?;
+//! let status = client.compose_status("123e4567-e89b-12d3-a456-426655440000").await?;
+//! println!("{} (build {:?})", status.status, status.koji_build_id());
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+mod client;
+pub mod config;
+mod error;
+pub mod ini;
+mod oauth;
+mod retry;
+mod tls;
+
+pub use api::{
+    ApiError, ComposeDeleteStatus, ComposeId, ComposeLogs, ComposeManifests, ComposeRequest,
+    ComposeStatus, ComposeStatusError, ComposeStatusValue, ImageRequest, ImageStatus,
+    ImageStatusValue, ImageType, Koji, KojiLogs, KojiStatus, OSTree, Repository, UploadOptions,
+    UploadStatus, UploadStatusValue, UploadTarget, UploadType,
+};
+pub use client::{Client, ClientOptions, ComposeWatch, API_BASE};
+pub use config::{BuilderConfig, ConfigError};
+pub use error::Error;
+pub use oauth::{OAuthCredentials, Secret};
+pub use retry::{RetryPolicy, RETRY_STATUSES};
+pub use tls::{ClientCert, InvalidCertString, SslVerify};
