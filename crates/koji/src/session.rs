@@ -1,0 +1,867 @@
+//! `ClientSession`: one session with a Koji hub, as `koji.ClientSession`
+//! keeps it: login, session id/key/callnum on every call, retries, logout.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::fault::{Fault, FaultKind};
+use crate::value::{Struct, Value};
+use crate::wire;
+
+/// Koji's `DEFAULT_REQUEST_TIMEOUT`: 12 hours.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60 * 60 * 12);
+/// Koji's `DEFAULT_AUTH_TIMEOUT`, used for sslLogin: 60 s.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Koji's default `upload_blocksize`: 1 MiB.
+pub const DEFAULT_UPLOAD_BLOCKSIZE: usize = 1024 * 1024;
+
+/// Client options, with the names and defaults of `koji.ClientSession`'s
+/// `opts` (and koji.conf).
+#[derive(Clone)]
+pub struct Options {
+    /// How many times a failed exchange is tried again (Koji: 30).
+    pub max_retries: u32,
+    /// The pause between retries; the first retry is immediate (Koji: 20 s).
+    pub retry_interval: Duration,
+    /// Retry calls of a session that is not logged in too (Koji: false).
+    pub anon_retry: bool,
+    /// Keep retrying while the hub answers ServerOffline (Koji: false).
+    pub offline_retry: bool,
+    /// The pause between ServerOffline retries (Koji: `retry_interval`).
+    pub offline_retry_interval: Duration,
+    /// Timeout of one HTTP exchange (Koji: 12 h).
+    pub timeout: Duration,
+    /// Timeout of the sslLogin exchange (Koji: 60 s).
+    pub auth_timeout: Duration,
+    /// Chunk size of uploads (Koji: 1 MiB).
+    pub upload_blocksize: usize,
+    /// CA bundle to verify the hub with, instead of the system's roots.
+    pub serverca: Option<PathBuf>,
+    /// Client certificate (PEM). May also hold the private key.
+    pub cert: Option<PathBuf>,
+    /// Private key of the client certificate (PEM), if not inside `cert`.
+    pub key: Option<PathBuf>,
+    /// Do not verify the hub's certificate (koji.conf `no_ssl_verify`).
+    pub no_ssl_verify: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_retries: 30,
+            retry_interval: Duration::from_secs(20),
+            anon_retry: false,
+            offline_retry: false,
+            offline_retry_interval: Duration::from_secs(20),
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            auth_timeout: DEFAULT_AUTH_TIMEOUT,
+            upload_blocksize: DEFAULT_UPLOAD_BLOCKSIZE,
+            serverca: None,
+            cert: None,
+            key: None,
+            no_ssl_verify: false,
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("max_retries", &self.max_retries)
+            .field("retry_interval", &self.retry_interval)
+            .field("anon_retry", &self.anon_retry)
+            .field("offline_retry", &self.offline_retry)
+            .field("offline_retry_interval", &self.offline_retry_interval)
+            .field("timeout", &self.timeout)
+            .field("auth_timeout", &self.auth_timeout)
+            .field("upload_blocksize", &self.upload_blocksize)
+            .field("serverca", &self.serverca)
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .field("no_ssl_verify", &self.no_ssl_verify)
+            .finish()
+    }
+}
+
+/// A logged-in session as it can be handed from one process to another:
+/// the koji CLI plugin writes it to a pipe as JSON with these very names
+/// (`session-id`, `session-key`, `callnum`, `header-auth`).
+///
+/// `callnum` is the number the *next* call will carry. Debug output hides
+/// the key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// `session-id`.
+    #[serde(rename = "session-id")]
+    pub id: i64,
+    /// `session-key`: a secret.
+    #[serde(rename = "session-key")]
+    pub key: String,
+    /// The callnum of the next call.
+    #[serde(default)]
+    pub callnum: u64,
+    /// The hub reads the session from headers (Koji ≥ 1.35); otherwise it
+    /// is sent in the URL query.
+    #[serde(rename = "header-auth", default)]
+    pub header_auth: bool,
+}
+
+impl fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("id", &self.id)
+            .field("key", &"<redacted>")
+            .field("callnum", &self.callnum)
+            .field("header_auth", &self.header_auth)
+            .finish()
+    }
+}
+
+impl SessionInfo {
+    /// Reads a login/subsession reply: `{session-id, session-key, header-auth}`.
+    pub fn from_login_reply(v: &Value, method: &str) -> Result<SessionInfo> {
+        let bad = |message: &str| Error::UnexpectedReply {
+            method: method.to_owned(),
+            message: message.to_owned(),
+        };
+        let s = v
+            .as_struct()
+            .ok_or_else(|| bad(&format!("expected a struct, got {}", v.type_name())))?;
+        let id = s
+            .get("session-id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| bad("no integer session-id"))?;
+        let key = s
+            .get("session-key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no string session-key"))?
+            .to_owned();
+        let header_auth = s
+            .get("header-auth")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(SessionInfo {
+            id,
+            key,
+            callnum: 0,
+            header_auth,
+        })
+    }
+}
+
+/// How this session logged in, kept to log in again when the hub says the
+/// session expired (Koji's `renew_expired_session`).
+#[derive(Clone)]
+enum AuthMethod {
+    Password { user: String, password: String },
+    Ssl,
+}
+
+impl fmt::Debug for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthMethod::Password { user, .. } => {
+                write!(f, "Password {{ user: {user:?}, password: <redacted> }}")
+            }
+            AuthMethod::Ssl => f.write_str("Ssl"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    /// The hub URL. sslLogin switches it to https, as Koji does.
+    hub: Url,
+    session: Option<SessionInfo>,
+    /// False while renewing: the old session still goes in the headers,
+    /// but not in the query.
+    logged_in: bool,
+    exclusive: bool,
+    auth: Option<AuthMethod>,
+    hub_version: Option<String>,
+}
+
+struct Shared {
+    http: reqwest::Client,
+    opts: Options,
+    /// Quick state, never held across an await.
+    state: Mutex<State>,
+    /// Held for a whole call, retries included: the hub checks that
+    /// callnums arrive in order, so calls on one session go one at a time.
+    exchange: tokio::sync::Mutex<()>,
+}
+
+/// One session with a Koji hub.
+///
+/// Cloning gives another handle on the *same* session (same id, key and
+/// callnum counter). Calls on one session are serialized: each holds an
+/// async lock for the whole exchange, retries included, because the hub
+/// checks that callnums arrive in order. Run independent work in parallel
+/// on separate sessions (see [`ClientSession::subsession`]).
+#[derive(Clone)]
+pub struct ClientSession {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state();
+        f.debug_struct("ClientSession")
+            .field("hub", &st.hub.as_str())
+            .field("session", &st.session)
+            .field("logged_in", &st.logged_in)
+            .field("exclusive", &st.exclusive)
+            .finish()
+    }
+}
+
+/// A call prepared for the wire: the same bytes are sent on every retry,
+/// callnum included, as Koji's `_callMethod` does.
+struct Prepared {
+    url: Url,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    content_type: &'static str,
+    timeout: Duration,
+}
+
+/// One call of a multicall.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// The method name.
+    pub method: String,
+    /// Positional params, with the kwargs struct last if there is one.
+    pub params: Vec<Value>,
+}
+
+impl Call {
+    /// A call with positional arguments.
+    pub fn new(method: impl Into<String>, args: Vec<Value>) -> Self {
+        Call {
+            method: method.into(),
+            params: args,
+        }
+    }
+
+    /// A call with positional and keyword arguments.
+    pub fn with_kwargs(method: impl Into<String>, args: Vec<Value>, kwargs: Struct) -> Self {
+        Call {
+            method: method.into(),
+            params: crate::encode_args(args, kwargs),
+        }
+    }
+}
+
+impl ClientSession {
+    /// An anonymous session with the hub at `hub` (e.g.
+    /// `https://koji.example.com/kojihub`). Reads the TLS files named in
+    /// `opts` now, so a bad path fails here, naming the file.
+    pub fn new(hub: &str, opts: Options) -> Result<Self> {
+        let hub =
+            Url::parse(hub).map_err(|e| Error::Config(format!("bad hub URL {hub:?}: {e}")))?;
+        if hub.scheme() != "http" && hub.scheme() != "https" {
+            return Err(Error::Config(format!(
+                "hub URL {hub} must be http or https"
+            )));
+        }
+        let http = crate::tls::build_client(&opts)?;
+        Ok(ClientSession {
+            shared: Arc::new(Shared {
+                http,
+                opts,
+                state: Mutex::new(State {
+                    hub,
+                    session: None,
+                    logged_in: false,
+                    exclusive: false,
+                    auth: None,
+                    hub_version: None,
+                }),
+                exchange: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// A session that adopts a logged-in session from elsewhere (the koji
+    /// CLI plugin hands one over through a pipe).
+    pub fn resume(hub: &str, opts: Options, info: SessionInfo) -> Result<Self> {
+        let s = ClientSession::new(hub, opts)?;
+        s.set_session(Some(info));
+        Ok(s)
+    }
+
+    /// A new session object on the same hub and HTTP client.
+    fn sibling(&self, info: SessionInfo) -> ClientSession {
+        let st = self.state();
+        ClientSession {
+            shared: Arc::new(Shared {
+                http: self.shared.http.clone(),
+                opts: self.shared.opts.clone(),
+                state: Mutex::new(State {
+                    hub: st.hub.clone(),
+                    session: Some(info),
+                    logged_in: true,
+                    exclusive: false,
+                    auth: st.auth.clone(),
+                    hub_version: st.hub_version.clone(),
+                }),
+                exchange: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state
+        // inconsistent (every update is a plain assignment), so a poisoned
+        // lock is still usable.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The options this session was made with.
+    pub fn options(&self) -> &Options {
+        &self.shared.opts
+    }
+
+    /// The hub URL (https after an sslLogin on an http URL).
+    pub fn hub_url(&self) -> Url {
+        self.state().hub.clone()
+    }
+
+    /// The current session, with the callnum of the next call; `None` when
+    /// anonymous.
+    pub fn session_info(&self) -> Option<SessionInfo> {
+        let st = self.state();
+        if st.logged_in {
+            st.session.clone()
+        } else {
+            None
+        }
+    }
+
+    /// Adopts a session (`Some`) or forgets the current one without logging
+    /// out (`None`), like Koji's `setSession`.
+    pub fn set_session(&self, info: Option<SessionInfo>) {
+        let mut st = self.state();
+        st.logged_in = info.is_some();
+        st.session = info;
+        if st.session.is_none() {
+            st.exclusive = false;
+            st.auth = None;
+        }
+    }
+
+    /// `true` when the session is logged in.
+    pub fn is_logged_in(&self) -> bool {
+        self.state().logged_in
+    }
+
+    /// `true` after a successful [`ClientSession::exclusive_session`].
+    pub fn is_exclusive(&self) -> bool {
+        self.state().exclusive
+    }
+
+    /// The hub's version from its `Koji-Version` header, once a call was
+    /// made (hubs ≥ 1.35 send it).
+    pub fn hub_version(&self) -> Option<String> {
+        self.state().hub_version.clone()
+    }
+
+    // -----------------------------------------------------------------
+    // Calls
+
+    /// Calls `method` with positional arguments.
+    pub async fn call(&self, method: &str, args: Vec<Value>) -> Result<Value> {
+        self.call_method(method, args, true).await
+    }
+
+    /// Calls `method` with positional and keyword arguments (Koji's
+    /// `__starstar` convention). Empty `kwargs` sends no struct, like
+    /// `koji.encode_args`.
+    pub async fn call_kw(&self, method: &str, args: Vec<Value>, kwargs: Struct) -> Result<Value> {
+        self.call_method(method, crate::encode_args(args, kwargs), true)
+            .await
+    }
+
+    /// Like [`ClientSession::call`], then converts the result with serde.
+    pub async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+    ) -> Result<T> {
+        let v = self.call(method, args).await?;
+        convert(method, v)
+    }
+
+    /// `_callMethod` with Koji's renewal of an expired session: on
+    /// AuthExpired, log in again the same way (with `renew`) and repeat the
+    /// call once.
+    async fn call_method(&self, method: &str, params: Vec<Value>, retry: bool) -> Result<Value> {
+        let _turn = self.shared.exchange.lock().await;
+        let first = self.call_locked(method, &params, retry).await;
+        match first {
+            Err(e) if e.is_fault(FaultKind::AuthExpired) && self.can_renew(method) => {
+                tracing::info!(method, "Koji session expired; logging in again");
+                self.renew_locked().await?;
+                self.call_locked(method, &params, retry).await
+            }
+            other => other,
+        }
+    }
+
+    fn can_renew(&self, method: &str) -> bool {
+        !matches!(method, "login" | "sslLogin" | "logout") && self.state().auth.is_some()
+    }
+
+    /// One call with Koji's retry rules; the caller holds the exchange lock.
+    async fn call_locked(&self, method: &str, params: &[Value], retry: bool) -> Result<Value> {
+        let prepared = self.prepare_call(method, params);
+        self.send_with_retries(method, &prepared, retry).await
+    }
+
+    fn prepare_call(&self, method: &str, params: &[Value]) -> Prepared {
+        let mut st = self.state();
+        let body = wire::encode_call(method, params).into_bytes();
+        let (mut url, headers, used) = session_headers(&mut st);
+        if st.logged_in && !st.session.as_ref().is_some_and(|s| s.header_auth) {
+            // Hubs before 1.35 read the session from the query string.
+            if let Some(s) = &used {
+                url.query_pairs_mut()
+                    .append_pair("session-id", &s.id.to_string())
+                    .append_pair("session-key", &s.key)
+                    .append_pair("callnum", &s.callnum.to_string());
+            }
+        } else if method == "sslLogin" {
+            let path = format!("{}/ssllogin", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+        }
+        let timeout = if method == "sslLogin" {
+            self.shared.opts.auth_timeout
+        } else {
+            self.shared.opts.timeout
+        };
+        Prepared {
+            url,
+            headers,
+            body,
+            content_type: "text/xml",
+            timeout,
+        }
+    }
+
+    /// Koji's `_callMethod` loop: transport and HTTP errors are tried again
+    /// up to `max_retries` times (first retry at once, then every
+    /// `retry_interval`), only for logged-in sessions unless `anon_retry`;
+    /// a fault is final, except ServerOffline with `offline_retry`, which is
+    /// retried without limit. Certificate errors are never retried.
+    async fn send_with_retries(
+        &self,
+        method: &str,
+        prepared: &Prepared,
+        retry: bool,
+    ) -> Result<Value> {
+        let opts = &self.shared.opts;
+        let mut tries: u32 = 0;
+        loop {
+            tries += 1;
+            tracing::debug!(method, attempt = tries, "Koji call");
+            match self.send_once(prepared).await {
+                Ok(v) => return Ok(v),
+                Err(e @ Error::Fault { .. }) => {
+                    if e.is_fault(FaultKind::ServerOffline) && opts.offline_retry {
+                        tracing::info!(
+                            method,
+                            "Koji hub is offline; retrying in {:?}",
+                            opts.offline_retry_interval
+                        );
+                        tokio::time::sleep(opts.offline_retry_interval).await;
+                        // A hub in maintenance is not a failing hub: start over.
+                        tries = 0;
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => {
+                    if !retry || !is_retryable(&e) {
+                        return Err(e);
+                    }
+                    // Non-logged-in calls were never retried in Koji; the
+                    // anon_retry option keeps that compatible.
+                    if !self.is_logged_in() && !opts.anon_retry {
+                        return Err(e);
+                    }
+                    if tries > opts.max_retries {
+                        return Err(e);
+                    }
+                    tracing::info!(method, "Try #{tries} for call {method} failed: {e}");
+                }
+            }
+            if tries > 1 {
+                tokio::time::sleep(opts.retry_interval).await;
+            }
+        }
+    }
+
+    /// One HTTP exchange.
+    async fn send_once(&self, prepared: &Prepared) -> Result<Value> {
+        let shown = display_url(&prepared.url);
+        let mut req = self
+            .shared
+            .http
+            .post(prepared.url.clone())
+            .timeout(prepared.timeout)
+            .header(reqwest::header::USER_AGENT, "koji/1")
+            .header(reqwest::header::CONTENT_TYPE, prepared.content_type)
+            .body(prepared.body.clone());
+        for (name, value) in &prepared.headers {
+            req = req.header(*name, value);
+        }
+        let resp = req.send().await.map_err(|e| Error::Transport {
+            url: shown.clone(),
+            source: e.without_url(),
+        })?;
+        let status = resp.status();
+        if let Some(v) = resp
+            .headers()
+            .get("Koji-Version")
+            .and_then(|v| v.to_str().ok())
+        {
+            self.state().hub_version = Some(v.to_owned());
+        }
+        let body = resp.bytes().await.map_err(|e| Error::Transport {
+            url: shown.clone(),
+            source: e.without_url(),
+        })?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let text: String = text.trim().chars().take(500).collect();
+            return Err(Error::Http {
+                url: shown,
+                status: status.as_u16(),
+                body: text,
+            });
+        }
+        match wire::decode_response(&body) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(fault)) => Err(fault.into()),
+            Err(e) => Err(Error::Decode {
+                url: shown,
+                source: e,
+            }),
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Sessions
+
+    /// `login(user, password)`: password login. The password is sent once
+    /// and kept in memory only to renew an expired session.
+    pub async fn login(&self, user: &str, password: &str) -> Result<()> {
+        let _turn = self.shared.exchange.lock().await;
+        let auth = AuthMethod::Password {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
+        self.login_locked(&auth, false).await
+    }
+
+    /// `sslLogin`: certificate login, POSTed to `<hub>/ssllogin` over https
+    /// with the client certificate from [`Options::cert`].
+    pub async fn ssl_login(&self) -> Result<()> {
+        if self.shared.opts.cert.is_none() {
+            return Err(Error::Config(
+                "sslLogin needs a client certificate (cert)".to_owned(),
+            ));
+        }
+        let _turn = self.shared.exchange.lock().await;
+        {
+            // Koji forces https for certificate logins, and keeps it.
+            let mut st = self.state();
+            if st.hub.scheme() != "https" && st.hub.set_scheme("https").is_err() {
+                return Err(Error::Config(format!(
+                    "cannot use https with hub URL {}",
+                    st.hub
+                )));
+            }
+        }
+        self.login_locked(&AuthMethod::Ssl, false).await
+    }
+
+    async fn login_locked(&self, auth: &AuthMethod, renew: bool) -> Result<()> {
+        let (method, args, mut kwargs) = match auth {
+            AuthMethod::Password { user, password } => {
+                let mut kw = Struct::new();
+                kw.insert("opts".into(), Value::Nil);
+                (
+                    "login",
+                    vec![Value::from(user.as_str()), Value::from(password.as_str())],
+                    kw,
+                )
+            }
+            AuthMethod::Ssl => {
+                let mut kw = Struct::new();
+                kw.insert("proxyuser".into(), Value::Nil);
+                ("sslLogin", Vec::new(), kw)
+            }
+        };
+        if renew {
+            kwargs.insert("renew".into(), Value::Bool(true));
+            kwargs.insert("exclusive".into(), Value::Bool(self.is_exclusive()));
+        }
+        let reply = self
+            .call_locked(method, &crate::encode_args(args, kwargs), true)
+            .await?;
+        let info = SessionInfo::from_login_reply(&reply, method)?;
+        tracing::debug!(method, session_id = info.id, "logged in to Koji");
+        let mut st = self.state();
+        st.session = Some(info);
+        st.logged_in = true;
+        st.auth = Some(auth.clone());
+        Ok(())
+    }
+
+    async fn renew_locked(&self) -> Result<()> {
+        let auth = self.state().auth.clone();
+        let Some(auth) = auth else {
+            return Err(Error::NotLoggedIn(
+                "the session expired and cannot be renewed".into(),
+            ));
+        };
+        // The old session goes along in the headers, but the session is not
+        // "logged in" meanwhile (Koji's `_renew_session`).
+        self.state().logged_in = false;
+        let result = self.login_locked(&auth, true).await;
+        if result.is_err() {
+            let mut st = self.state();
+            st.logged_in = st.session.is_some();
+        }
+        result
+    }
+
+    /// `exclusiveSession(force=…)`: every `host.*` call needs it. With
+    /// `force`, another exclusive session of the same user is closed.
+    pub async fn exclusive_session(&self, force: bool) -> Result<()> {
+        let mut kw = Struct::new();
+        kw.insert("force".into(), Value::Bool(force));
+        self.call_kw("exclusiveSession", Vec::new(), kw).await?;
+        self.state().exclusive = true;
+        Ok(())
+    }
+
+    /// `subsession()`: a new session of the same user, as a new session
+    /// object on the same hub. kojid gives one to each task worker.
+    pub async fn subsession(&self) -> Result<ClientSession> {
+        let reply = self.call("subsession", Vec::new()).await?;
+        let info = SessionInfo::from_login_reply(&reply, "subsession")?;
+        Ok(self.sibling(info))
+    }
+
+    /// `logout()`: closes this session and its subsessions. Not retried;
+    /// AuthExpired is ignored (a forced exclusive session elsewhere may have
+    /// closed it already). Does nothing when not logged in.
+    pub async fn logout(&self) -> Result<()> {
+        if !self.is_logged_in() {
+            return Ok(());
+        }
+        let mut kw = Struct::new();
+        kw.insert("session_id".into(), Value::Nil);
+        let result = match self
+            .call_method("logout", crate::encode_args(Vec::new(), kw), false)
+            .await
+        {
+            // Hubs before 1.31 take no session_id.
+            Err(e) if e.is_fault(FaultKind::ParameterError) => {
+                self.call_method("logout", Vec::new(), false).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(_) => {}
+            Err(e) if e.is_fault(FaultKind::AuthExpired) => {}
+            Err(e) => return Err(e),
+        }
+        self.set_session(None);
+        Ok(())
+    }
+
+    /// `logoutChild(session_id)`: closes one subsession of this session.
+    pub async fn logout_child(&self, session_id: i64) -> Result<()> {
+        self.call("logoutChild", vec![Value::Int(session_id)])
+            .await?;
+        Ok(())
+    }
+
+    /// Koji's `multiCall`: runs the calls in one request (one database
+    /// transaction on the hub). Each result is `Ok(value)` or the fault of
+    /// that call.
+    pub async fn multi_call(&self, calls: &[Call]) -> Result<Vec<Result<Value, Fault>>> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<Value> = calls
+            .iter()
+            .map(|c| {
+                Value::from_pairs([
+                    ("methodName", Value::from(c.method.as_str())),
+                    ("params", Value::Array(c.params.clone())),
+                ])
+            })
+            .collect();
+        let reply = self.call("multiCall", vec![Value::Array(list)]).await?;
+        parse_multicall_reply(reply, calls.len())
+    }
+
+    // -----------------------------------------------------------------
+    // Raw upload
+
+    /// One `rawUpload` POST: the chunk as the raw body, the upload options in
+    /// the query. Returns the hub's `{size, fileverify, offset, hexdigest}`.
+    pub(crate) async fn raw_upload(
+        &self,
+        chunk: &[u8],
+        offset: i64,
+        path: &str,
+        name: &str,
+        overwrite: bool,
+        volume: Option<&str>,
+    ) -> Result<Value> {
+        let _turn = self.shared.exchange.lock().await;
+        let prepared = {
+            let mut st = self.state();
+            if !st.logged_in {
+                return Err(Error::NotLoggedIn(
+                    "uploads need a logged-in session".into(),
+                ));
+            }
+            let header_auth = st.session.as_ref().is_some_and(|s| s.header_auth);
+            let (mut url, headers, used) = session_headers(&mut st);
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("filename", name)
+                    .append_pair("filepath", path)
+                    .append_pair("fileverify", "adler32")
+                    .append_pair("offset", &offset.to_string());
+                if overwrite {
+                    q.append_pair("overwrite", "1");
+                }
+                if let Some(v) = volume {
+                    q.append_pair("volume", v);
+                }
+                if !header_auth {
+                    if let Some(s) = &used {
+                        q.append_pair("session-id", &s.id.to_string())
+                            .append_pair("session-key", &s.key)
+                            .append_pair("callnum", &s.callnum.to_string());
+                    }
+                }
+            }
+            Prepared {
+                url,
+                headers: if header_auth { headers } else { Vec::new() },
+                body: chunk.to_vec(),
+                content_type: "application/octet-stream",
+                timeout: self.shared.opts.timeout,
+            }
+        };
+        self.send_with_retries("rawUpload", &prepared, true).await
+    }
+}
+
+/// The hub URL and session headers for the next call; takes a callnum.
+/// Koji sends the headers whenever it has a session (also while renewing).
+fn session_headers(st: &mut State) -> (Url, Vec<(&'static str, String)>, Option<SessionInfo>) {
+    let url = st.hub.clone();
+    let mut headers = Vec::new();
+    let mut used = None;
+    if let Some(s) = st.session.as_mut() {
+        used = Some(s.clone());
+        headers.push(("Koji-Session-Id", s.id.to_string()));
+        headers.push(("Koji-Session-Key", s.key.clone()));
+        headers.push(("Koji-Session-Callnum", s.callnum.to_string()));
+        s.callnum += 1;
+    }
+    (url, headers, used)
+}
+
+/// The URL as shown in errors and logs: no query string, which may hold
+/// the session key.
+fn display_url(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// Errors worth another try: the exchange broke or the hub answered
+/// badly. Not: faults (the call ran), bad configuration, certificate
+/// problems (they do not fix themselves; Koji's `is_requests_cert_error`).
+fn is_retryable(e: &Error) -> bool {
+    match e {
+        Error::Transport { source, .. } => !source.is_builder() && !is_tls_error(source),
+        Error::Http { .. } | Error::Decode { .. } => true,
+        _ => false,
+    }
+}
+
+fn is_tls_error(e: &reqwest::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+pub(crate) fn convert<T: serde::de::DeserializeOwned>(method: &str, v: Value) -> Result<T> {
+    crate::value::from_value(v).map_err(|e| Error::UnexpectedReply {
+        method: method.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// A multiCall reply: `[result]` for a success, a fault struct for a
+/// failure, one entry per call.
+pub fn parse_multicall_reply(reply: Value, expected: usize) -> Result<Vec<Result<Value, Fault>>> {
+    let bad = |message: String| Error::UnexpectedReply {
+        method: "multiCall".to_owned(),
+        message,
+    };
+    let Value::Array(entries) = reply else {
+        return Err(bad(format!("expected an array, got {}", reply.type_name())));
+    };
+    if entries.len() != expected {
+        return Err(bad(format!(
+            "{} results for {expected} calls",
+            entries.len()
+        )));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| match entry {
+            Value::Array(mut one) if one.len() == 1 => Ok(Ok(one.pop().unwrap_or(Value::Nil))),
+            ref v @ Value::Struct(_) => Fault::from_value(v)
+                .map(Err)
+                .ok_or_else(|| bad(format!("result {i} is a struct but not a fault"))),
+            other => Err(bad(format!(
+                "result {i} is neither [value] nor a fault: {}",
+                other.type_name()
+            ))),
+        })
+        .collect()
+}
