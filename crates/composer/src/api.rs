@@ -176,7 +176,11 @@ pub struct ComposeRequest {
 
 impl ComposeRequest {
     /// A Koji compose of `image_requests`, as upstream's builder sends it.
-    pub fn koji(distribution: impl Into<String>, image_requests: Vec<ImageRequest>, koji: Koji) -> Self {
+    pub fn koji(
+        distribution: impl Into<String>,
+        image_requests: Vec<ImageRequest>,
+        koji: Koji,
+    ) -> Self {
         ComposeRequest {
             distribution: distribution.into(),
             koji: Some(koji),
@@ -598,12 +602,18 @@ pub struct ComposeLogs {
 impl ComposeLogs {
     /// koji-init.log.json content, when composer has it.
     pub fn koji_init(&self) -> Option<&Value> {
-        self.koji.as_ref().and_then(|k| k.init.as_ref()).filter(|v| truthy(v))
+        self.koji
+            .as_ref()
+            .and_then(|k| k.init.as_ref())
+            .filter(|v| truthy(v))
     }
 
     /// koji-import.log.json content, when composer has it.
     pub fn koji_import(&self) -> Option<&Value> {
-        self.koji.as_ref().and_then(|k| k.import.as_ref()).filter(|v| truthy(v))
+        self.koji
+            .as_ref()
+            .and_then(|k| k.import.as_ref())
+            .filter(|v| truthy(v))
     }
 }
 
@@ -737,8 +747,14 @@ mod tests {
             "size": 4294967296u64
         });
         let parsed: ImageRequest = serde_json::from_value(ireq.clone()).unwrap();
-        assert_eq!(parsed.ostree.as_ref().unwrap().ref_.as_deref(), Some("r/aarch64"));
-        assert!(matches!(parsed.upload_options, Some(UploadOptions::AwsEc2(_))));
+        assert_eq!(
+            parsed.ostree.as_ref().unwrap().ref_.as_deref(),
+            Some("r/aarch64")
+        );
+        assert!(matches!(
+            parsed.upload_options,
+            Some(UploadOptions::AwsEc2(_))
+        ));
         let targets = parsed.upload_targets.as_ref().unwrap();
         assert_eq!(targets[0].type_, UploadType::AwsS3);
         assert!(matches!(targets[0].upload_options, UploadOptions::AwsS3(_)));
@@ -751,7 +767,10 @@ mod tests {
     fn unknown_image_type_is_kept() {
         let ireq = ImageRequest::new("x86_64", "image_type", vec![]);
         assert_eq!(ireq.image_type, ImageType::Other("image_type".into()));
-        assert_eq!(serde_json::to_value(&ireq).unwrap()["image_type"], "image_type");
+        assert_eq!(
+            serde_json::to_value(&ireq).unwrap()["image_type"],
+            "image_type"
+        );
         assert_eq!(ImageType::from("guest-image"), ImageType::GuestImage);
     }
 
@@ -829,7 +848,8 @@ mod tests {
         assert_eq!(logs.koji_import(), Some(&json!({"log": "yes, indeed!"})));
         assert_eq!(logs.raw, raw);
 
-        let logs: ComposeLogs = parse(json!({"image_builds": [], "koji": {"init": null, "import": {}}}));
+        let logs: ComposeLogs =
+            parse(json!({"image_builds": [], "koji": {"init": null, "import": {}}}));
         assert_eq!(logs.koji_init(), None);
         assert_eq!(logs.koji_import(), None);
 

@@ -211,7 +211,13 @@ impl Client {
         let url = self.endpoint(&["compose"]);
         let body = request.to_json();
         let id: ComposeId = self
-            .call("create the compose request", Method::POST, url, Some(&body), 201)
+            .call(
+                "create the compose request",
+                Method::POST,
+                url,
+                Some(&body),
+                201,
+            )
             .await?;
         Ok(id.id)
     }
@@ -327,8 +333,8 @@ impl Client {
             reason,
             body: reply.text(),
         };
-        let raw: Value = serde_json::from_slice(&reply.body)
-            .map_err(|e| invalid(format!("not JSON: {e}")))?;
+        let raw: Value =
+            serde_json::from_slice(&reply.body).map_err(|e| invalid(format!("not JSON: {e}")))?;
         let mut parsed = T::deserialize(&raw).map_err(|e| invalid(e.to_string()))?;
         parsed.set_raw(raw);
         Ok(parsed)
@@ -338,7 +344,12 @@ impl Client {
     /// sent; on 401 a new token is fetched and the request sent once more.
     /// The 401 retry exists because a token that was valid when sent can
     /// have expired by the time composer checks it.
-    async fn request(&self, method: Method, url: &Url, body: Option<&Value>) -> Result<Reply, Error> {
+    async fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<Reply, Error> {
         let token = match &self.inner.oauth {
             Some(oauth) => Some(self.current_token(oauth).await?),
             None => None,
@@ -467,7 +478,10 @@ impl Client {
         match outcome {
             Ok((reply, headers)) => {
                 tracing::debug!(method = %method, url = %url, status = reply.status, attempt, "composer request");
-                if idempotent && RetryPolicy::retries_status(reply.status) && *errors < policy.max_retries {
+                if idempotent
+                    && RetryPolicy::retries_status(reply.status)
+                    && *errors < policy.max_retries
+                {
                     *errors += 1;
                     let pause = retry_after(reply.status, &headers, policy)
                         .unwrap_or_else(|| policy.backoff(*errors));
@@ -538,7 +552,13 @@ fn retry_after(status: u16, headers: &HeaderMap, policy: &RetryPolicy) -> Option
     if status != 503 {
         return None;
     }
-    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    let secs: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(secs).min(policy.max_backoff))
 }
 
@@ -549,7 +569,9 @@ fn api_url(server: &str) -> Result<Url, Error> {
     };
     let base = Url::parse(server).map_err(|e| invalid(e.to_string()))?;
     if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-        return Err(invalid("expected an http:// or https:// URL with a host".into()));
+        return Err(invalid(
+            "expected an http:// or https:// URL with a host".into(),
+        ));
     }
     base.join(API_BASE).map_err(|e| invalid(e.to_string()))
 }

@@ -189,8 +189,8 @@ impl BuilderConfig {
             None
         };
 
-        let koji_server = get(&ini, KOJI_SECTION, "server")?
-            .unwrap_or_else(|| DEFAULT_KOJIHUB_URL.to_string());
+        let koji_server =
+            get(&ini, KOJI_SECTION, "server")?.unwrap_or_else(|| DEFAULT_KOJIHUB_URL.to_string());
 
         Ok(BuilderConfig {
             composer: ComposerConfig {
@@ -371,7 +371,10 @@ mod tests {
         assert_eq!(cfg.composer.ssl_verify, SslVerify::Disabled);
         assert_eq!(cfg.koji.server, "https://hub-usr");
         // unknown sections stay reachable for the builder
-        assert_eq!(cfg.get("builder", "max_jobs").unwrap().as_deref(), Some("7"));
+        assert_eq!(
+            cfg.get("builder", "max_jobs").unwrap().as_deref(),
+            Some("7")
+        );
         assert_eq!(cfg.origin("composer", "server").unwrap().file, etc);
         assert_eq!(cfg.files_read(), [usr, etc]);
     }
@@ -387,7 +390,10 @@ mod tests {
             ("NO", SslVerify::Disabled),
             ("off", SslVerify::Disabled),
             ("0", SslVerify::Disabled),
-            ("/a/path/to/a/ca", SslVerify::CaPath("/a/path/to/a/ca".into())),
+            (
+                "/a/path/to/a/ca",
+                SslVerify::CaPath("/a/path/to/a/ca".into()),
+            ),
         ] {
             let cfg = BuilderConfig::from_str_with_origin(
                 &format!("[composer]\nssl_verify = {text}\n"),

@@ -181,7 +181,9 @@ impl Ini {
             reason,
         };
         if depth > 10 {
-            return Err(fail("interpolation nested too deeply (more than 10 levels)".into()));
+            return Err(fail(
+                "interpolation nested too deeply (more than 10 levels)".into(),
+            ));
         }
         let mut out = String::with_capacity(value.len());
         let mut rest = value;
@@ -394,12 +396,20 @@ mod tests {
 
     #[test]
     fn both_delimiters_and_lowercased_keys() {
-        let ini = parse(
-            "[composer]\nServer = https://a:8080/x\nSSL_cert: /c.pem, /k.pem\nempty =\n",
+        let ini =
+            parse("[composer]\nServer = https://a:8080/x\nSSL_cert: /c.pem, /k.pem\nempty =\n");
+        assert_eq!(
+            get(&ini, "composer", "server").as_deref(),
+            Some("https://a:8080/x")
         );
-        assert_eq!(get(&ini, "composer", "server").as_deref(), Some("https://a:8080/x"));
-        assert_eq!(get(&ini, "composer", "SERVER").as_deref(), Some("https://a:8080/x"));
-        assert_eq!(get(&ini, "composer", "ssl_cert").as_deref(), Some("/c.pem, /k.pem"));
+        assert_eq!(
+            get(&ini, "composer", "SERVER").as_deref(),
+            Some("https://a:8080/x")
+        );
+        assert_eq!(
+            get(&ini, "composer", "ssl_cert").as_deref(),
+            Some("/c.pem, /k.pem")
+        );
         assert_eq!(get(&ini, "composer", "empty").as_deref(), Some(""));
         // section names stay case-sensitive, as in configparser
         assert!(!ini.has_section("Composer"));
@@ -407,7 +417,8 @@ mod tests {
 
     #[test]
     fn comments_are_whole_lines_only() {
-        let ini = parse("# top\n[s]\n; note\n  # indented note\nurl = http://h/#frag ; not a comment\n");
+        let ini =
+            parse("# top\n[s]\n; note\n  # indented note\nurl = http://h/#frag ; not a comment\n");
         assert_eq!(
             get(&ini, "s", "url").as_deref(),
             Some("http://h/#frag ; not a comment")
@@ -420,13 +431,19 @@ mod tests {
         assert_eq!(get(&ini, "s", "list").as_deref(), Some("a\nb\n\nc"));
         assert_eq!(get(&ini, "s", "other").as_deref(), Some("1"));
         assert_eq!(get(&ini, "s", "proxy").as_deref(), Some("http://p"));
-        assert_eq!(ini.sections().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["s"]);
+        assert_eq!(
+            ini.sections().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["s"]
+        );
     }
 
     #[test]
     fn interpolation_like_basic_interpolation() {
         let ini = parse("[s]\nhost = h.example\nurl = https://%(host)s/%%41\n");
-        assert_eq!(get(&ini, "s", "url").as_deref(), Some("https://h.example/%41"));
+        assert_eq!(
+            get(&ini, "s", "url").as_deref(),
+            Some("https://h.example/%41")
+        );
         let ini = parse("[s]\nsecret = 50%off\n");
         let err = ini.get("s", "secret").unwrap_err().to_string();
         assert!(err.contains("test.conf:2"), "{err}");
@@ -436,8 +453,10 @@ mod tests {
     #[test]
     fn later_files_override_and_merge() {
         let mut ini = Ini::new();
-        ini.read_str("[a]\nx = 1\ny = 1\n", Path::new("one")).unwrap();
-        ini.read_str("[a]\nx = 2\n[b]\nz = 3\n", Path::new("two")).unwrap();
+        ini.read_str("[a]\nx = 1\ny = 1\n", Path::new("one"))
+            .unwrap();
+        ini.read_str("[a]\nx = 2\n[b]\nz = 3\n", Path::new("two"))
+            .unwrap();
         assert_eq!(get(&ini, "a", "x").as_deref(), Some("2"));
         assert_eq!(get(&ini, "a", "y").as_deref(), Some("1"));
         assert_eq!(ini.entry("a", "x").unwrap().origin.file, Path::new("two"));
@@ -449,11 +468,15 @@ mod tests {
         let mut ini = Ini::new();
         let err = ini.read_str("x = 1\n", Path::new("f.conf")).unwrap_err();
         assert!(err.to_string().starts_with("f.conf:1:"), "{err}");
-        let err = ini.read_str("[a]\nx = 1\nX = 2\n", Path::new("f.conf")).unwrap_err();
+        let err = ini
+            .read_str("[a]\nx = 1\nX = 2\n", Path::new("f.conf"))
+            .unwrap_err();
         assert!(err.to_string().contains("f.conf:3"), "{err}");
         let err = ini.read_str("[a]\n[a]\n", Path::new("g.conf")).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
-        let err = ini.read_str("[a]\njust words\n", Path::new("h.conf")).unwrap_err();
+        let err = ini
+            .read_str("[a]\njust words\n", Path::new("h.conf"))
+            .unwrap_err();
         assert!(err.to_string().contains("h.conf:2"), "{err}");
     }
 

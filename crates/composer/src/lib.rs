@@ -29,6 +29,9 @@ mod oauth;
 mod retry;
 mod tls;
 
+#[cfg(test)]
+mod tests;
+
 pub use api::{
     ApiError, ComposeDeleteStatus, ComposeId, ComposeLogs, ComposeManifests, ComposeRequest,
     ComposeStatus, ComposeStatusError, ComposeStatusValue, ImageRequest, ImageStatus,

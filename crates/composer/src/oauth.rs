@@ -150,7 +150,12 @@ mod tests {
     #[test]
     fn token_expiry() {
         let now = Instant::now();
-        let t = parse_token(br#"{"access_token":"a","token_type":"Bearer","expires_in":1}"#, now, 1).unwrap();
+        let t = parse_token(
+            br#"{"access_token":"a","token_type":"Bearer","expires_in":1}"#,
+            now,
+            1,
+        )
+        .unwrap();
         assert!(!t.expired());
         let old = now - Duration::from_secs(2);
         let t = parse_token(br#"{"access_token":"a","expires_in":"1"}"#, old, 1).unwrap();
