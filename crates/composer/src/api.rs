@@ -20,7 +20,7 @@ fn is_none_or_empty_map(v: &Option<Map<String, Value>>) -> bool {
 /// Implements string (de)serialisation for enums that know composer's
 /// values but must keep any other value composer or a user sends.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident (fold_case = $fold:literal) { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
@@ -71,8 +71,9 @@ macro_rules! string_enum {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
-                // upstream compares statuses lowercased
-                Ok($name::from(s.to_lowercase()))
+                // Upstream lowercases statuses before comparing; names a
+                // user chose (image types) are kept as written.
+                Ok(if $fold { $name::from(s.to_lowercase()) } else { $name::from(s) })
             }
         }
     };
@@ -80,7 +81,7 @@ macro_rules! string_enum {
 
 string_enum! {
     /// `ImageTypes` of the spec.
-    ImageType {
+    ImageType (fold_case = false) {
         Aws => "aws",
         AwsHaRhui => "aws-ha-rhui",
         AwsRhui => "aws-rhui",
@@ -113,7 +114,7 @@ string_enum! {
 
 string_enum! {
     /// `UploadTypes` of the spec.
-    UploadType {
+    UploadType (fold_case = false) {
         Aws => "aws",
         AwsS3 => "aws.s3",
         Gcp => "gcp",
@@ -127,7 +128,7 @@ string_enum! {
 
 string_enum! {
     /// `ComposeStatusValue` of the spec.
-    ComposeStatusValue {
+    ComposeStatusValue (fold_case = true) {
         Success => "success",
         Failure => "failure",
         Pending => "pending",
@@ -136,7 +137,7 @@ string_enum! {
 
 string_enum! {
     /// `ImageStatusValue` of the spec.
-    ImageStatusValue {
+    ImageStatusValue (fold_case = true) {
         Success => "success",
         Failure => "failure",
         Pending => "pending",
@@ -148,7 +149,7 @@ string_enum! {
 
 string_enum! {
     /// `UploadStatusValue` of the spec.
-    UploadStatusValue {
+    UploadStatusValue (fold_case = true) {
         Success => "success",
         Failure => "failure",
         Pending => "pending",
@@ -772,6 +773,8 @@ mod tests {
             "image_type"
         );
         assert_eq!(ImageType::from("guest-image"), ImageType::GuestImage);
+        let kept: ImageType = serde_json::from_value(json!("Guest-Image")).unwrap();
+        assert_eq!(kept, ImageType::Other("Guest-Image".into()));
     }
 
     #[test]

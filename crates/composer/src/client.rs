@@ -496,7 +496,7 @@ impl Client {
                 Step::Done(reply)
             }
             Err(e) => {
-                let detail = chain(&e);
+                let detail = transport_detail(&e);
                 // A refused connection never reached the server; anything
                 // later may have, so only repeatable requests go again.
                 let retryable = e.is_connect() || idempotent;
@@ -528,6 +528,32 @@ enum Step {
     Done(Reply),
     Retry(Duration),
     Fail(Error),
+}
+
+/// The causes of a transport error on one line, with a hint when it is a
+/// certificate problem the configuration can fix. reqwest's own top-level
+/// message only repeats the URL, which the error already names.
+fn transport_detail(error: &reqwest::Error) -> String {
+    let detail = match std::error::Error::source(error) {
+        Some(source) => chain(source),
+        None => error.to_string(),
+    };
+    let hint = if detail.contains("invalid peer certificate") {
+        " (composer's certificate is not trusted: point ssl_verify at its CA file or directory)"
+    } else if [
+        "CertificateRequired",
+        "BadCertificate",
+        "UnknownCA",
+        "CertificateUnknown",
+    ]
+    .iter()
+    .any(|alert| detail.contains(alert))
+    {
+        " (composer did not accept our client certificate: check ssl_cert)"
+    } else {
+        ""
+    };
+    format!("{detail}{hint}")
 }
 
 async fn read_reply(
