@@ -24,6 +24,9 @@ use crate::tls::{self, ClientCert, SslVerify};
 /// Where the v2 API lives below the server URL (upstream's `API_BASE`).
 pub const API_BASE: &str = "api/image-builder-composer/v2/";
 
+/// How often upstream polls a compose's status (`wait_for_compose(sleep_time=2)`).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Everything needed to talk to one composer.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {

@@ -38,7 +38,7 @@ pub use api::{
     ImageStatusValue, ImageType, Koji, KojiLogs, KojiStatus, OSTree, Repository, UploadOptions,
     UploadStatus, UploadStatusValue, UploadTarget, UploadType,
 };
-pub use client::{Client, ClientOptions, ComposeWatch, API_BASE};
+pub use client::{Client, ClientOptions, ComposeWatch, API_BASE, DEFAULT_POLL_INTERVAL};
 pub use config::{BuilderConfig, ConfigError};
 pub use error::Error;
 pub use oauth::{OAuthCredentials, Secret};

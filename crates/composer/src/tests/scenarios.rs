@@ -306,6 +306,31 @@ async fn oauth_error_body_echoing_the_secret_is_masked() {
 }
 
 #[tokio::test]
+async fn token_endpoint_hiccups_are_retried() {
+    let (mock, handler) = mock(MockComposer {
+        oauth: true,
+        expires_in: 300,
+        ..Default::default()
+    });
+    let failed_once = AtomicUsize::new(0);
+    let server = Server::http(move |req: &Req| {
+        if req.path == "/token" && failed_once.fetch_add(1, Ordering::SeqCst) == 0 {
+            return text(503, "sso restarting");
+        }
+        handler(req)
+    })
+    .await;
+    let client = Client::new(ClientOptions {
+        oauth: oauth(&server),
+        ..options(&server.url)
+    })
+    .unwrap();
+    client.compose_create(&request()).await.unwrap();
+    assert_eq!(server.count("/token"), 2);
+    assert_eq!(mock.tokens_issued(), 1);
+}
+
+#[tokio::test]
 async fn oauth_token_expiring_mid_compose_is_refreshed_before_use() {
     let (mock, handler) = mock(MockComposer {
         oauth: true,
