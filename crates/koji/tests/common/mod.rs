@@ -2,6 +2,8 @@
 //! values that tests/fixtures/generate.py and check.py write.
 #![allow(dead_code)]
 
+pub mod hub;
+
 use std::path::PathBuf;
 
 use base64::Engine as _;
