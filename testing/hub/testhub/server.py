@@ -1,0 +1,162 @@
+"""HTTP side: the WSGI application and threaded HTTP/HTTPS servers.
+
+Routes (koji-protocol.md §1):
+  POST /kojihub            XML-RPC, or a raw upload when Content-Type is
+                           application/octet-stream (the hub picks by Content-Type alone)
+  POST /kojihub/ssllogin   the same; sslLogin reads the verified client certificate
+  GET  /kojihub[...]       405 "Method Not Allowed" (kojixmlrpc.application)
+  GET  /kojifiles/...      files of the state dir (the topurl)
+TLS asks for a client certificate at the handshake but does not require one
+(Apache `SSLVerifyClient optional`, no post-handshake auth: rustls clients
+cannot do that); the verified subject goes into the environ like mod_ssl's
+SSL_CLIENT_VERIFY / SSL_CLIENT_S_DN_CN.
+"""
+import logging
+import mimetypes
+import os
+import socketserver
+import ssl
+import urllib.parse
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+from koji.server import BadRequest
+
+from . import rpc
+from .state import hub
+
+logger = logging.getLogger('testhub.server')
+
+KOJI_VERSION = '1.35.3'  # what the recorded hub reports (koji-protocol.md §7)
+GLOBAL_HEADERS = [('Koji-Version', KOJI_VERSION)]
+
+
+def error_reply(start_response, status, text, extra_headers=None):
+    body = text.encode()
+    headers = GLOBAL_HEADERS + [('Content-Length', str(len(body))),
+                                ('Content-Type', 'text/plain')]
+    start_response(status, headers + (extra_headers or []))
+    return [body]
+
+
+def read_body(environ):
+    """The request body by Content-Length, or de-chunked (wsgiref passes the raw socket)."""
+    stream = environ['wsgi.input']
+    if environ.get('HTTP_TRANSFER_ENCODING', '').lower() == 'chunked':
+        parts = []
+        while True:
+            line = stream.readline()
+            size = int(line.split(b';')[0].strip() or b'0', 16)
+            if size == 0:
+                while stream.readline() not in (b'\r\n', b'\n', b''):
+                    pass
+                break
+            parts.append(stream.read(size))
+            stream.readline()
+        return b''.join(parts)
+    length = int(environ.get('CONTENT_LENGTH') or 0)
+    chunks = []
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        length -= len(chunk)
+    return b''.join(chunks)
+
+
+class Application:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def __call__(self, environ, start_response):
+        path = environ.get('PATH_INFO', '')
+        if path.startswith('/kojifiles'):
+            return self.serve_file(environ, start_response, path[len('/kojifiles'):])
+        if not path.startswith('/kojihub'):
+            return error_reply(start_response, '404 Not Found', 'Not Found\n')
+        if environ['REQUEST_METHOD'] != 'POST':
+            return error_reply(start_response, '405 Method Not Allowed',
+                               "Method Not Allowed\n"
+                               "This is an XML-RPC server. Only POST requests are accepted.\n",
+                               [('Allow', 'POST')])
+        body = read_body(environ)
+        upload = environ.get('CONTENT_TYPE') == 'application/octet-stream'
+        try:
+            response = rpc.handle_request(self.registry, hub().opts, environ, body, upload)
+        except BadRequest as e:
+            return error_reply(start_response, '400 Bad Request', str(e) + '\n')
+        start_response('200 OK', GLOBAL_HEADERS + [('Content-Length', str(len(response))),
+                                                    ('Content-Type', 'text/xml')])
+        return [response]
+
+    def serve_file(self, environ, start_response, rel):
+        if environ['REQUEST_METHOD'] not in ('GET', 'HEAD'):
+            return error_reply(start_response, '405 Method Not Allowed', 'Method Not Allowed\n')
+        root = hub().topdir
+        path = os.path.normpath(os.path.join(root, urllib.parse.unquote(rel).lstrip('/')))
+        if not (path == root or path.startswith(root + os.sep)) or \
+                os.path.basename(path).startswith('.') or not os.path.isfile(path) or \
+                path.endswith('.sqlite') or '.sqlite-' in path:
+            return error_reply(start_response, '404 Not Found', 'Not Found\n')
+        with open(path, 'rb') as f:
+            data = f.read()
+        ctype = mimetypes.guess_type(path)[0] or 'application/octet-stream'
+        start_response('200 OK', [('Content-Length', str(len(data))), ('Content-Type', ctype)])
+        return [data] if environ['REQUEST_METHOD'] == 'GET' else [b'']
+
+
+class RequestHandler(WSGIRequestHandler):
+    def get_environ(self):
+        env = super().get_environ()
+        conn = self.connection
+        if isinstance(conn, ssl.SSLSocket):
+            env['HTTPS'] = 'on'
+            env['wsgi.url_scheme'] = 'https'
+            cert = conn.getpeercert()
+            if cert:
+                # CERT_OPTIONAL: a presented certificate was verified against the CA
+                env['SSL_CLIENT_VERIFY'] = 'SUCCESS'
+                subject = [rdn for rdns in cert.get('subject', ()) for rdn in rdns]
+                env['SSL_CLIENT_S_DN'] = ','.join('%s=%s' % kv for kv in subject)
+                for k, v in subject:
+                    if k == 'commonName':
+                        env['SSL_CLIENT_S_DN_CN'] = v
+            else:
+                env['SSL_CLIENT_VERIFY'] = 'NONE'
+        return env
+
+    def log_message(self, format, *args):
+        logger.info('%s %s', self.address_string(), format % args)
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    ssl_context = None
+
+    def finish_request(self, request, client_address):
+        # the TLS handshake runs here, in the worker thread, not in the accept loop
+        if self.ssl_context is not None:
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                logger.info('TLS handshake with %s failed: %s', client_address, e)
+                return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        logger.exception('error serving %s', client_address)
+
+
+def make_server(app, host, port, tls=None):
+    """tls: (cert, key, ca) or None."""
+    server = ThreadingWSGIServer((host, port), RequestHandler)
+    server.set_app(app)
+    if tls:
+        cert, key, ca = tls
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.load_verify_locations(cafile=ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        server.ssl_context = ctx
+    return server
