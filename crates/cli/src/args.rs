@@ -107,7 +107,7 @@ impl AuthType {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build images via osbuild (= `koji osbuild-image`)
-    Image(ImageArgs),
+    Image(Box<ImageArgs>),
     /// Track progress of particular tasks (= `koji watch-task`)
     #[command(alias = "watch-task", alias = "watch-tasks")]
     Watch(WatchArgs),
@@ -266,7 +266,7 @@ mod tests {
         let mut full = vec!["koji-osbuild", "image"];
         full.extend_from_slice(argv);
         match parse_from(full).expect("parses").command {
-            Command::Image(image) => image,
+            Command::Image(image) => *image,
             other => panic!("not an image command: {other:?}"),
         }
     }

@@ -40,8 +40,6 @@ impl ConfigLocations {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("no configuration for profile name: {0}")]
-    NoProfile(String),
     #[error("config file {0} can't be opened")]
     Unreadable(PathBuf, #[source] std::io::Error),
     #[error("{path}, line {line}: {message}")]

@@ -1,5 +1,87 @@
-#![allow(dead_code)]
+//! `koji-osbuild`: build OS images with osbuild-composer through Koji.
+//!
+//! `koji-osbuild image` is upstream's `koji osbuild-image`, `koji-osbuild
+//! watch` is `koji watch-task`; both read the koji client configuration.
+//! This file only parses, runs, and turns an error into one line.
+
+mod app;
 mod args;
 mod config;
+mod hub;
+mod image;
 mod pyfmt;
-fn main() {}
+mod session;
+mod watch;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match args::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        // --help and --version too: clap prints them and picks the status.
+        Err(err) => err.exit(),
+    };
+    let verbose = cli.global.verbose;
+    init_logging(verbose);
+    let progname = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "koji-osbuild".into());
+
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("{progname}: error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::run(cli, progname.clone())) {
+        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("{progname}: error: {}", one_line(err.as_ref()));
+            if verbose {
+                for (i, cause) in err.chain().enumerate().skip(1) {
+                    eprintln!("  caused by ({i}): {cause}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, each cause only if it adds
+/// something the line does not say yet.
+fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        let short = text.split(" (os error ").next().unwrap_or(&text).to_string();
+        if !short.is_empty() && !line.contains(&short) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = if verbose {
+        EnvFilter::new("debug")
+    } else {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"))
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}

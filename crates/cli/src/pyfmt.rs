@@ -53,6 +53,27 @@ impl From<&serde_json::Value> for PyValue {
     }
 }
 
+impl From<&koji::Value> for PyValue {
+    /// What the koji library (Python's xmlrpc.client) makes of an XML-RPC value.
+    fn from(value: &koji::Value) -> Self {
+        use koji::Value as K;
+        match value {
+            K::Nil => PyValue::None,
+            K::Bool(b) => PyValue::Bool(*b),
+            K::Int(i) => PyValue::Int((*i).into()),
+            K::Double(d) => PyValue::Float(*d),
+            K::String(s) => PyValue::Str(s.clone()),
+            // xmlrpc.client.DateTime's repr, without the object address.
+            K::DateTime(s) => PyValue::Str(s.clone()),
+            K::Base64(b) => PyValue::Bytes(b.clone()),
+            K::Array(items) => PyValue::List(items.iter().map(PyValue::from).collect()),
+            K::Struct(members) => PyValue::Dict(
+                members.iter().map(|(k, v)| (k.clone(), PyValue::from(v))).collect(),
+            ),
+        }
+    }
+}
+
 /// `repr(value)`, dict members in insertion order (what `print(dict)` shows).
 pub fn repr(value: &PyValue) -> String {
     let mut out = String::new();

@@ -1,0 +1,61 @@
+//! The commands, wired to the hub: what `main` runs once the command line
+//! is parsed.
+
+use std::io::Write;
+
+use crate::args::{Cli, Command};
+use crate::config::ConfigLocations;
+use crate::hub::Hub;
+use crate::image::{self, ImageContext};
+use crate::session::{self, KojiHub};
+use crate::watch::{self, WatchOptions};
+
+/// Run the command; `Ok` carries the exit status.
+pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
+    let settings = session::settings(&cli.global, &ConfigLocations::system())?;
+    tracing::debug!(server = %settings.server, auth = ?settings.auth, "settings");
+    let mut hub = KojiHub::connect(&settings).await?;
+    let watch_options = WatchOptions {
+        quiet: settings.quiet,
+        poll_interval: settings.poll_interval,
+        topurl: None,
+        progname,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+
+    let result: anyhow::Result<i32> = match &cli.command {
+        Command::Image(args) => {
+            let ctx = ImageContext {
+                quiet: settings.quiet,
+                weburl: &settings.weburl,
+                watch: watch_options,
+                running_in_background: image::running_in_background(),
+            };
+            image::run(&mut hub, args, &ctx, &mut out, ctrl_c()).await.map_err(Into::into)
+        }
+        Command::Watch(args) => {
+            // As `koji watch-task`: the relevant logs of failed tasks too.
+            let options = WatchOptions { topurl: settings.topurl.clone(), ..watch_options };
+            watch::watch_tasks(&mut hub, &args.task_ids, &options, &mut out, ctrl_c())
+                .await
+                .map_err(Into::into)
+        }
+    };
+    let _ = out.flush();
+    // The koji CLI logs out at exit whatever happened; so does this (a
+    // handed-over session too: the koji CLI forgot it).
+    if let Err(err) = hub.logout().await {
+        tracing::debug!(error = %err, "logout at exit failed");
+    }
+    result
+}
+
+/// Completes on Ctrl-C (SIGINT). The handler is installed when first
+/// polled, i.e. only while watching; before that Ctrl-C just ends the
+/// process, as it would any command.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
