@@ -76,11 +76,14 @@ fn init_logging(verbose: bool) {
     let filter = if verbose {
         EnvFilter::new("debug")
     } else {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"))
+        // The koji client's warnings (retries) only: the TLS and HTTP
+        // stacks' own logs would repeat the error line.
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off,koji=warn"))
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();
