@@ -88,3 +88,28 @@ fn init_logging(verbose: bool) {
         .with_target(false)
         .try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot talk to Koji hub http://h/kojihub: {0}")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error sending request")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn causes_join_one_line_without_repeats() {
+        let io = std::io::Error::from_raw_os_error(111);
+        let err = Outer(Middle(io));
+        let line = one_line(&err);
+        assert_eq!(
+            line,
+            "cannot talk to Koji hub http://h/kojihub: error sending request: \
+             Connection refused (os error 111)"
+        );
+    }
+}
