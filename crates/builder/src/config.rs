@@ -1,0 +1,441 @@
+//! The builder's configuration: builder.conf exactly as upstream documents
+//! it (`[composer]`, `[composer:oauth]`, `[koji]`, read by
+//! [`composer::BuilderConfig`]), plus a `[builder]` section with what a
+//! Koji host needs. A kojid.conf (`[kojid]`) may provide those host keys
+//! instead, so that a kojid host can switch over; `[builder]` wins.
+//!
+//! ```ini
+//! [builder]
+//! server = https://koji.example.com/kojihub   ; default: [koji] server
+//! topurl = https://koji.example.com/kojifiles
+//! cert = /etc/koji-osbuild/builder.pem        ; or user + password
+//! serverca = /etc/pki/tls/certs/ca-bundle.crt
+//! sleeptime = 15                              ; seconds between polls of the hub
+//! capacity = 10                               ; tasks at once (kojid: maxjobs)
+//! force_exclusive = true                      ; take over the host's session
+//! compose_poll_interval = 2                   ; seconds between compose status polls
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use composer::config::BuilderConfig;
+use composer::ini::{Ini, IniError};
+
+/// Sections this module reads.
+pub const BUILDER_SECTION: &str = "builder";
+pub const KOJID_SECTION: &str = "kojid";
+
+/// kojid's default `sleeptime`.
+pub const DEFAULT_SLEEPTIME: Duration = Duration::from_secs(15);
+/// Tasks at once unless configured (kojid's default `maxjobs`).
+pub const DEFAULT_CAPACITY: usize = 10;
+
+/// A configuration the builder cannot run with; names the file and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    BuilderConf(#[from] composer::ConfigError),
+    #[error("cannot read kojid config {}: {source}", path.display())]
+    ReadKojid {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config: {0}")]
+    Syntax(#[from] IniError),
+    #[error("invalid '{key}' in [{section}] of {file}: {reason}")]
+    Invalid {
+        file: String,
+        section: String,
+        key: String,
+        reason: String,
+    },
+    #[error("no Koji host credentials: set 'cert' or 'user' and 'password' in [builder] of {files} (or in [kojid] of --kojid-config)")]
+    NoCredentials { files: String },
+    #[error("'{key}' without 'password' in [{section}] of {file}")]
+    PasswordMissing {
+        file: String,
+        section: String,
+        key: String,
+    },
+}
+
+/// How the builder logs in to the hub as its host user.
+#[derive(Clone, PartialEq, Eq)]
+pub enum HostAuth {
+    /// `login(user, password)` (test setups).
+    Password { user: String, password: String },
+    /// `sslLogin` with a client certificate (`cert` may hold the key).
+    Certificate { cert: PathBuf, key: Option<PathBuf> },
+}
+
+// The password never shows in logs or error messages.
+impl fmt::Debug for HostAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostAuth::Password { user, .. } => f
+                .debug_struct("Password")
+                .field("user", user)
+                .field("password", &"<hidden>")
+                .finish(),
+            HostAuth::Certificate { cert, key } => f
+                .debug_struct("Certificate")
+                .field("cert", cert)
+                .field("key", key)
+                .finish(),
+        }
+    }
+}
+
+/// Everything the daemon runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// builder.conf as upstream reads it (composer, OAuth, `[koji] server`).
+    pub builder_conf: BuilderConfig,
+    /// The hub the host loop talks to.
+    pub hub: String,
+    /// The hub's file URL (kojid `topurl`), for the build tag's repo URL.
+    pub topurl: Option<String>,
+    pub auth: HostAuth,
+    /// CA bundle for the hub's certificate.
+    pub serverca: Option<PathBuf>,
+    /// Pause between polls of the hub (kojid `sleeptime`).
+    pub sleeptime: Duration,
+    /// Tasks run at once (kojid `maxjobs`).
+    pub capacity: usize,
+    /// `exclusiveSession(force=…)`. On by default: after a crash the old
+    /// exclusive session of the host is still open, and a restarted daemon
+    /// could not get its own without force (kojid's `--force-lock`).
+    pub force_exclusive: bool,
+    /// Pause between compose status polls (upstream's `sleep_time=2`), also
+    /// used while waiting for subtasks.
+    pub compose_poll_interval: Duration,
+}
+
+/// One place a key came from, for error messages.
+struct Source<'a> {
+    ini: &'a Ini,
+    section: &'static str,
+    fallback_file: String,
+}
+
+impl Source<'_> {
+    fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.ini.get(self.section, key)?)
+    }
+
+    fn file(&self, key: &str) -> String {
+        self.ini
+            .entry(self.section, key)
+            .map(|e| e.origin.file.display().to_string())
+            .unwrap_or_else(|| self.fallback_file.clone())
+    }
+
+    fn invalid(&self, key: &str, reason: String) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file(key),
+            section: self.section.to_string(),
+            key: key.to_string(),
+            reason,
+        }
+    }
+
+    fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        match v.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+            _ => Err(self.invalid(key, format!("'{v}' is not a positive number of seconds"))),
+        }
+    }
+
+    fn count(&self, key: &str) -> Result<Option<usize>, ConfigError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(self.invalid(key, format!("'{v}' is not a positive whole number"))),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        composer::ini::parse_bool(&v).map(Some).ok_or_else(|| {
+            self.invalid(
+                key,
+                format!("'{v}' is not a boolean (use yes/no, true/false, on/off, 1/0)"),
+            )
+        })
+    }
+
+    fn nonempty(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.get(key)?.filter(|v| !v.trim().is_empty()))
+    }
+}
+
+impl Settings {
+    /// Read builder.conf from `builder_paths` (later files win, missing
+    /// files skipped, as upstream) and, if given, a kojid.conf.
+    pub fn load<P: AsRef<Path>>(
+        builder_paths: &[P],
+        kojid_conf: Option<&Path>,
+    ) -> Result<Settings, ConfigError> {
+        let builder_conf = BuilderConfig::load(builder_paths)?;
+        let kojid = match kojid_conf {
+            None => None,
+            Some(path) => {
+                // An explicitly named kojid.conf must exist.
+                let text = std::fs::read(path).map_err(|source| ConfigError::ReadKojid {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let text = String::from_utf8_lossy(&text);
+                let mut ini = Ini::new();
+                ini.read_str(&text, path)?;
+                Some((ini, path.display().to_string()))
+            }
+        };
+        Self::from_parts(builder_conf, kojid.as_ref().map(|(i, f)| (i, f.as_str())))
+    }
+
+    /// Build from an already read builder.conf and kojid.conf.
+    pub fn from_parts(
+        builder_conf: BuilderConfig,
+        kojid: Option<(&Ini, &str)>,
+    ) -> Result<Settings, ConfigError> {
+        let builder_files = {
+            let files: Vec<String> = builder_conf
+                .files_read()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            if files.is_empty() {
+                "builder.conf".to_string()
+            } else {
+                files.join(" and ")
+            }
+        };
+        let builder = Source {
+            ini: builder_conf.ini(),
+            section: BUILDER_SECTION,
+            fallback_file: builder_files.clone(),
+        };
+        let kojid = kojid.map(|(ini, file)| Source {
+            ini,
+            section: KOJID_SECTION,
+            fallback_file: file.to_string(),
+        });
+        // [builder] first, then [kojid]; each value is checked where it was
+        // found so the error names that file.
+        let sources: Vec<&Source> = std::iter::once(&builder).chain(kojid.as_ref()).collect();
+        macro_rules! first {
+            ($method:ident, $($key:expr),+) => {{
+                let mut found = None;
+                'outer: for s in &sources {
+                    for key in [$($key),+] {
+                        if let Some(v) = s.$method(key)? {
+                            found = Some(v);
+                            break 'outer;
+                        }
+                    }
+                }
+                found
+            }};
+        }
+
+        let hub = first!(nonempty, "server").unwrap_or_else(|| builder_conf.koji.server.clone());
+        let topurl = first!(nonempty, "topurl");
+        let serverca = first!(nonempty, "serverca").map(PathBuf::from);
+        let sleeptime = first!(seconds, "sleeptime").unwrap_or(DEFAULT_SLEEPTIME);
+        let capacity = first!(count, "capacity", "maxjobs").unwrap_or(DEFAULT_CAPACITY);
+        let force_exclusive = builder.boolean("force_exclusive")?.unwrap_or(true);
+        let compose_poll_interval = builder
+            .seconds("compose_poll_interval")?
+            .unwrap_or(composer::DEFAULT_POLL_INTERVAL);
+
+        // Credentials come as a set from one section: a cert in [builder]
+        // is not combined with a password from kojid.conf.
+        let mut auth = None;
+        for s in &sources {
+            if let Some(cert) = s.nonempty("cert")? {
+                auth = Some(HostAuth::Certificate {
+                    cert: PathBuf::from(cert),
+                    key: s.nonempty("key")?.map(PathBuf::from),
+                });
+                break;
+            }
+            if let Some(user) = s.nonempty("user")? {
+                let Some(password) = s.get("password")? else {
+                    return Err(ConfigError::PasswordMissing {
+                        file: s.file("user"),
+                        section: s.section.to_string(),
+                        key: "user".into(),
+                    });
+                };
+                auth = Some(HostAuth::Password { user, password });
+                break;
+            }
+        }
+        let auth = auth.ok_or(ConfigError::NoCredentials {
+            files: builder_files,
+        })?;
+
+        Ok(Settings {
+            builder_conf,
+            hub,
+            topurl,
+            auth,
+            serverca,
+            sleeptime,
+            capacity,
+            force_exclusive,
+            compose_poll_interval,
+        })
+    }
+
+    /// Koji client options for the hub session.
+    pub fn koji_options(&self) -> koji::Options {
+        let mut opts = koji::Options {
+            serverca: self.serverca.clone(),
+            ..koji::Options::default()
+        };
+        if let HostAuth::Certificate { cert, key } = &self.auth {
+            opts.cert = Some(cert.clone());
+            opts.key = key.clone();
+        }
+        opts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn builder_section_with_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.conf", "[composer]\nserver = https://composer\n[koji]\nserver = https://koji/kojihub\n[builder]\nuser = builder.local\npassword = secret\nsleeptime = 0.5\ncapacity = 3\n");
+        let s = Settings::load(&[a], None).unwrap();
+        assert_eq!(s.hub, "https://koji/kojihub");
+        assert_eq!(
+            s.auth,
+            HostAuth::Password {
+                user: "builder.local".into(),
+                password: "secret".into()
+            }
+        );
+        assert_eq!(s.sleeptime, Duration::from_millis(500));
+        assert_eq!(s.capacity, 3);
+        assert!(s.force_exclusive);
+        assert_eq!(s.compose_poll_interval, Duration::from_secs(2));
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn later_file_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.conf",
+            "[builder]\nuser = a\npassword = p\ncapacity = 3\n",
+        );
+        let b = write(
+            dir.path(),
+            "b.conf",
+            "[builder]\ncapacity = 5\nserver = http://hub/kojihub\n",
+        );
+        let missing = dir.path().join("missing.conf");
+        let s = Settings::load(&[missing, a, b], None).unwrap();
+        assert_eq!(s.capacity, 5);
+        assert_eq!(s.hub, "http://hub/kojihub");
+    }
+
+    #[test]
+    fn kojid_conf_provides_host_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = write(
+            dir.path(),
+            "builder.conf",
+            "[koji]\nserver = https://other/kojihub\n[builder]\nsleeptime = 2\n",
+        );
+        let k = write(dir.path(), "kojid.conf", "[kojid]\nserver = https://koji/kojihub\ntopurl = https://koji/kojifiles\ncert = /etc/kojid/kojid.pem\nserverca = /etc/kojid/ca.crt\nsleeptime = 15\nmaxjobs = 7\nuser = kojibuilder\n");
+        let s = Settings::load(&[b], Some(&k)).unwrap();
+        assert_eq!(s.hub, "https://koji/kojihub");
+        assert_eq!(s.topurl.as_deref(), Some("https://koji/kojifiles"));
+        assert_eq!(
+            s.auth,
+            HostAuth::Certificate {
+                cert: "/etc/kojid/kojid.pem".into(),
+                key: None
+            }
+        );
+        assert_eq!(s.serverca, Some(PathBuf::from("/etc/kojid/ca.crt")));
+        assert_eq!(s.sleeptime, Duration::from_secs(2), "[builder] wins");
+        assert_eq!(s.capacity, 7);
+        let opts = s.koji_options();
+        assert_eq!(opts.cert, Some(PathBuf::from("/etc/kojid/kojid.pem")));
+    }
+
+    #[test]
+    fn bad_value_names_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.conf",
+            "[builder]\nuser = a\npassword = p\ncapacity = many\n",
+        );
+        let e = Settings::load(&[&a], None).unwrap_err().to_string();
+        assert!(
+            e.contains("'capacity'") && e.contains("a.conf") && e.contains("many"),
+            "{e}"
+        );
+        let k = write(dir.path(), "kojid.conf", "[kojid]\nsleeptime = soon\n");
+        assert!(Settings::load(&[&a], Some(&k)).is_err());
+        let b = write(dir.path(), "b.conf", "[builder]\nuser = a\npassword = p\n");
+        let e = Settings::load(&[&b], Some(&k)).unwrap_err().to_string();
+        assert!(
+            e.contains("'sleeptime'") && e.contains("kojid.conf") && e.contains("[kojid]"),
+            "{e}"
+        );
+        let e = Settings::load(&[&b], Some(&dir.path().join("nope.conf")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nope.conf"), "{e}");
+    }
+
+    #[test]
+    fn credentials_are_required_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.conf", "[builder]\nsleeptime = 1\n");
+        let e = Settings::load(&[&a], None).unwrap_err().to_string();
+        assert!(
+            e.contains("no Koji host credentials") && e.contains("a.conf"),
+            "{e}"
+        );
+        let b = write(dir.path(), "b.conf", "[builder]\nuser = x\n");
+        let e = Settings::load(&[&b], None).unwrap_err().to_string();
+        assert!(e.contains("password") && e.contains("b.conf"), "{e}");
+        let c = write(
+            dir.path(),
+            "c.conf",
+            "[builder]\nuser = x\npassword = hunter2\nforce_exclusive = maybe\n",
+        );
+        let e = Settings::load(&[&c], None).unwrap_err().to_string();
+        assert!(
+            e.contains("force_exclusive") && !e.contains("hunter2"),
+            "{e}"
+        );
+    }
+}

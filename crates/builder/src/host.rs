@@ -1,0 +1,458 @@
+//! The Koji host loop, as kojid runs it on Koji >= 1.34 (koji/daemon.py,
+//! `TaskManager`; the observed sequence is in koji-protocol.md section 4):
+//! log in, take an exclusive session, free OPEN tasks left from a previous
+//! run, then poll — updateHost heartbeat, getTasks, openTask, setTaskWeight,
+//! subsession — and run each task as an async task with its own
+//! cancellation, closing or failing it over its subsession.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use koji::{ClientSession, FaultKind, TaskState, Value};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::config::{HostAuth, Settings};
+use crate::error::TaskError;
+use crate::osbuild::{self, TaskContext};
+use crate::tagbuild;
+
+/// The task methods this host handles (sent as `data.methods`).
+pub const METHODS: [&str; 2] = [osbuild_task::METHOD, "tagBuild"];
+
+/// kojid's weight for tasks whose handler sets none.
+const DEFAULT_WEIGHT: f64 = 1.0;
+
+/// Why the daemon stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot set up the Koji session for {hub}: {source}")]
+    Session {
+        hub: String,
+        #[source]
+        source: koji::Error,
+    },
+    #[error("cannot log in to {hub} as the builder host: {source}")]
+    Login {
+        hub: String,
+        #[source]
+        source: koji::Error,
+    },
+    #[error("cannot get an exclusive session on {hub} (is another builder running as this host? set [builder] force_exclusive = true to take over): {source}")]
+    Exclusive {
+        hub: String,
+        #[source]
+        source: koji::Error,
+    },
+    #[error("the hub ended this host's session: {0}")]
+    SessionLost(#[source] koji::Error),
+    #[error("cannot set up the composer client: {0}")]
+    Composer(#[from] composer::Error),
+}
+
+/// One running task.
+struct RunningTask {
+    method: String,
+    weight: f64,
+    cancel: watch::Sender<bool>,
+    waiting: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+/// The tasks this process runs, by task id. Owned by the host loop alone.
+#[derive(Default)]
+pub struct TaskTable {
+    tasks: HashMap<i64, RunningTask>,
+}
+
+impl TaskTable {
+    /// Tasks that count against the capacity (not only waiting for
+    /// subtasks: kojid's scheduler leaves waiting tasks out of the load).
+    pub fn active(&self) -> usize {
+        self.tasks
+            .values()
+            .filter(|t| !t.waiting.load(Ordering::SeqCst))
+            .count()
+    }
+
+    /// kojid's task_load: the weights of the tasks that are not waiting.
+    pub fn load(&self) -> f64 {
+        self.tasks
+            .values()
+            .filter(|t| !t.waiting.load(Ordering::SeqCst))
+            .map(|t| t.weight)
+            .sum()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    pub fn ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.tasks.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn reap(&mut self) {
+        self.tasks.retain(|_, t| !t.handle.is_finished());
+    }
+
+    fn cancel(&mut self, id: i64) {
+        if let Some(t) = self.tasks.get(&id) {
+            let _ = t.cancel.send(true);
+        }
+    }
+}
+
+/// The builder host.
+pub struct Builder {
+    settings: Settings,
+    session: ClientSession,
+    composer: composer::Client,
+    host_id: i64,
+    table: TaskTable,
+    wake: Arc<Notify>,
+}
+
+impl Builder {
+    /// Logs in as the host, takes the exclusive session and frees the OPEN
+    /// tasks a previous run of this host left behind.
+    pub async fn start(settings: Settings) -> Result<Builder, HostError> {
+        let hub = settings.hub.clone();
+        let composer =
+            composer::Client::from_config(&settings.builder_conf, composer::RetryPolicy::BUILDER)?;
+        let session = ClientSession::new(&hub, settings.koji_options()).map_err(|source| {
+            HostError::Session {
+                hub: hub.clone(),
+                source,
+            }
+        })?;
+        let login = match &settings.auth {
+            HostAuth::Password { user, password } => session.login(user, password).await,
+            HostAuth::Certificate { .. } => session.ssl_login().await,
+        };
+        login.map_err(|source| HostError::Login {
+            hub: hub.clone(),
+            source,
+        })?;
+        session
+            .exclusive_session(settings.force_exclusive)
+            .await
+            .map_err(|source| HostError::Exclusive {
+                hub: hub.clone(),
+                source,
+            })?;
+        let host_id = session
+            .host()
+            .get_id()
+            .await
+            .map_err(HostError::SessionLost)?;
+        tracing::info!(hub = %hub, host_id, capacity = settings.capacity,
+            composer = %composer.server(), "logged in as builder host");
+
+        let builder = Builder {
+            settings,
+            session,
+            composer,
+            host_id,
+            table: TaskTable::default(),
+            wake: Arc::new(Notify::new()),
+        };
+        // Tasks still OPEN for this host were run by a process that is gone
+        // (killed, crashed): give them back to the scheduler so none is lost.
+        let leftover: Vec<i64> = builder
+            .session
+            .host()
+            .get_host_tasks()
+            .await
+            .map_err(HostError::SessionLost)?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        if !leftover.is_empty() {
+            builder
+                .session
+                .host()
+                .free_tasks(&leftover)
+                .await
+                .map_err(HostError::SessionLost)?;
+            for id in &leftover {
+                tracing::info!(task_id = id, "task freed (left open by a previous run)");
+            }
+        }
+        Ok(builder)
+    }
+
+    /// The host id on the hub.
+    pub fn host_id(&self) -> i64 {
+        self.host_id
+    }
+
+    /// Runs the loop until `shutdown` completes, then shuts down as kojid
+    /// does on SIGTERM: running tasks freed, host not ready, logout.
+    pub async fn run<F: Future<Output = ()>>(mut self, shutdown: F) -> Result<(), HostError> {
+        tokio::pin!(shutdown);
+        let result = loop {
+            let took = match self.poll().await {
+                Ok(took) => took,
+                Err(e) if is_session_lost(&e) => break Err(HostError::SessionLost(e)),
+                Err(e) => {
+                    tracing::warn!("host loop: {e}");
+                    false
+                }
+            };
+            if took {
+                // kojid polls again right away after taking a task.
+                tokio::select! {
+                    _ = &mut shutdown => break Ok(()),
+                    _ = tokio::task::yield_now() => continue,
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => break Ok(()),
+                _ = tokio::time::sleep(self.settings.sleeptime) => {}
+                _ = self.wake.notified() => {}
+            }
+        };
+        self.shutdown().await;
+        result
+    }
+
+    /// One pass of the loop; `true` if a task was taken.
+    async fn poll(&mut self) -> Result<bool, koji::Error> {
+        self.table.reap();
+        let host = self.session.host();
+
+        // Tasks that left our OPEN list (canceled, reassigned) are stopped;
+        // OPEN tasks we do not run are freed, as kojid does.
+        let open: Vec<i64> = host
+            .get_host_tasks()
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let open_set: HashSet<i64> = open.iter().copied().collect();
+        for id in self.table.ids() {
+            if open_set.contains(&id) {
+                continue;
+            }
+            let info = self.session.get_task_info(id, false).await?;
+            let ours = info
+                .as_ref()
+                .is_some_and(|t| t.state == TaskState::Open && t.host_id == Some(self.host_id));
+            if !ours {
+                let state = info.map_or("gone".to_string(), |t| t.state.to_string());
+                tracing::info!(task_id = id, state = %state, "task no longer ours: stopping it");
+                self.table.cancel(id);
+            }
+        }
+        let unknown: Vec<i64> = open
+            .into_iter()
+            .filter(|id| !self.table.tasks.contains_key(id))
+            .collect();
+        if !unknown.is_empty() {
+            host.free_tasks(&unknown).await?;
+            for id in &unknown {
+                tracing::info!(task_id = id, "task freed (open but not running here)");
+            }
+        }
+
+        let capacity = self.settings.capacity;
+        let ready = self.table.active() < capacity;
+        // The hub counts waiting tasks against maxjobs; ours do not count,
+        // so that a parent waiting for its tagBuild child leaves room for it.
+        let waiting = self.table.len() - self.table.active();
+        let data = Value::from_pairs([
+            (
+                "methods",
+                Value::Array(METHODS.iter().map(|m| Value::from(*m)).collect()),
+            ),
+            ("maxjobs", Value::Int((capacity + waiting) as i64)),
+        ]);
+        host.update_host(self.table.load(), ready, Some(data))
+            .await?;
+        if !ready {
+            return Ok(false);
+        }
+
+        let mut took = false;
+        for task in host.get_tasks().await? {
+            if self.table.active() >= capacity {
+                break;
+            }
+            if self.table.tasks.contains_key(&task.id) || task.state != TaskState::Assigned {
+                continue;
+            }
+            if self.take(task.id).await? {
+                took = true;
+            }
+        }
+        Ok(took)
+    }
+
+    /// getTaskInfo, refuse or openTask, setTaskWeight, subsession, spawn.
+    async fn take(&mut self, id: i64) -> Result<bool, koji::Error> {
+        let host = self.session.host();
+        let Some(info) = self.session.get_task_info(id, true).await? else {
+            return Ok(false);
+        };
+        if !METHODS.contains(&info.method.as_str()) {
+            host.refuse_task(id, false, "no handler for method").await?;
+            tracing::info!(task_id = id, method = %info.method, "task refused: no handler for method");
+            return Ok(false);
+        }
+        let Some(opened) = host.open_task(id).await? else {
+            tracing::debug!(task_id = id, "task taken by someone else meanwhile");
+            return Ok(false);
+        };
+        let weight = if info.method == osbuild_task::METHOD {
+            osbuild::WEIGHT
+        } else {
+            DEFAULT_WEIGHT
+        };
+        if let Err(e) = host.set_task_weight(id, weight).await {
+            if e.is_fault(FaultKind::ActionNotAllowed) {
+                tracing::info!(
+                    task_id = id,
+                    "task reassigned or canceled before it started"
+                );
+                return Ok(false);
+            }
+            return Err(e);
+        }
+        let params = match opened.request_params().or_else(|| info.request_params()) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return Err(e),
+            None => Vec::new(),
+        };
+        let subsession = self.session.subsession().await?;
+        let (cancel, cancelled) = watch::channel(false);
+        let waiting = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            task_id: id,
+            method: info.method.clone(),
+            params,
+            ctx: TaskContext {
+                task_id: id,
+                session: subsession,
+                composer: self.composer.clone(),
+                koji_server: self.settings.builder_conf.koji.server.clone(),
+                topurl: self.settings.topurl.clone(),
+                poll_interval: self.settings.compose_poll_interval,
+                waiting: waiting.clone(),
+            },
+        };
+        let wake = self.wake.clone();
+        tracing::info!(task_id = id, method = %info.method, "task opened");
+        let handle = tokio::spawn(async move {
+            worker.run(cancelled).await;
+            wake.notify_one();
+        });
+        self.table.tasks.insert(
+            id,
+            RunningTask {
+                method: info.method,
+                weight,
+                cancel,
+                waiting,
+                handle,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn shutdown(mut self) {
+        let ids = self.table.ids();
+        tracing::info!(running = ids.len(), "shutting down");
+        for id in &ids {
+            self.table.cancel(*id);
+        }
+        for (id, t) in self.table.tasks.drain() {
+            if tokio::time::timeout(Duration::from_secs(10), t.handle)
+                .await
+                .is_err()
+            {
+                tracing::warn!(task_id = id, method = %t.method, "task did not stop in time");
+            }
+        }
+        let host = self.session.host();
+        // Freed tasks go back to the scheduler; another host (or this one
+        // after a restart) runs them again.
+        if let Err(e) = host.free_tasks(&ids).await {
+            tracing::warn!("freeing running tasks failed: {e}");
+        }
+        for id in &ids {
+            tracing::info!(task_id = id, "task freed (shutdown)");
+        }
+        if let Err(e) = host.update_host(0.0, false, None).await {
+            tracing::warn!("marking the host not ready failed: {e}");
+        }
+        if let Err(e) = self.session.logout().await {
+            tracing::warn!("logout failed: {e}");
+        }
+    }
+}
+
+fn is_session_lost(e: &koji::Error) -> bool {
+    e.fault_kind().is_some_and(|k| k.is_auth_error())
+}
+
+/// One task, on its own subsession.
+struct Worker {
+    task_id: i64,
+    method: String,
+    params: Vec<Value>,
+    ctx: TaskContext,
+}
+
+impl Worker {
+    async fn run(self, mut cancelled: watch::Receiver<bool>) {
+        let id = self.task_id;
+        let outcome = tokio::select! {
+            r = self.handle() => Some(r),
+            _ = cancelled.wait_for(|c| *c) => None,
+        };
+        let host = self.ctx.session.host();
+        match outcome {
+            None => tracing::info!(task_id = id, method = %self.method, "task stopped"),
+            Some(Ok(result)) => match host.close_task(id, &result).await {
+                Ok(()) => {
+                    tracing::info!(task_id = id, method = %self.method, result = %result, "task closed")
+                }
+                Err(e) => tracing::warn!(task_id = id, "closing the task failed: {e}"),
+            },
+            Some(Err(err)) => {
+                let fault = err.to_fault();
+                match host.fail_task(id, &fault).await {
+                    Ok(()) => {
+                        tracing::info!(task_id = id, method = %self.method, fault = %fault, "task failed")
+                    }
+                    Err(e) => {
+                        tracing::warn!(task_id = id, fault = %fault, "failing the task failed: {e}")
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.ctx.session.logout().await {
+            tracing::debug!(task_id = id, "subsession logout: {e}");
+        }
+    }
+
+    async fn handle(&self) -> Result<Value, TaskError> {
+        match self.method.as_str() {
+            osbuild_task::METHOD => osbuild::handle(&self.ctx, &self.params).await,
+            "tagBuild" => tagbuild::handle(&self.ctx.session, self.task_id, &self.params).await,
+            other => Err(TaskError::Parameter(format!(
+                "no handler for method {other}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! koji-osbuild-builder: a Koji builder host that builds OS images through
+//! osbuild-composer. One process, one tokio runtime, each Koji task an async
+//! task; the osbuildImage handler ([`osbuild::handle`]) is a library
+//! function over one Koji session and one composer client.
+//!
+//! - [`config`]: builder.conf (+ `[builder]`, or a kojid.conf).
+//! - [`host`]: the kojid-style host loop and the task table.
+//! - [`osbuild`], [`tagbuild`]: the task handlers.
+//! - [`pyjson`]: attachments formatted as Python's json.dump does.
+
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod osbuild;
+pub mod pyjson;
+pub mod tagbuild;
+
+pub use config::{ConfigError, HostAuth, Settings};
+pub use error::TaskError;
+pub use host::{Builder, HostError, TaskTable, METHODS};

@@ -1,0 +1,89 @@
+//! `koji-osbuild-builder`: the daemon. Reads the configuration, runs the
+//! host loop until SIGTERM or SIGINT, then frees its tasks and logs out.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use koji_osbuild_builder::{Builder, Settings};
+
+/// Koji builder host for osbuildImage tasks (osbuild-composer).
+#[derive(Debug, Parser)]
+#[command(name = "koji-osbuild-builder", version, about)]
+struct Cli {
+    /// builder.conf to read instead of /usr/share/koji-osbuild/builder.conf
+    /// and /etc/koji-osbuild/builder.conf (repeatable; later files win).
+    #[arg(long = "config", value_name = "FILE")]
+    config: Vec<PathBuf>,
+    /// A kojid.conf whose [kojid] server, topurl, user, password, cert,
+    /// serverca, sleeptime and maxjobs are used unless [builder] sets them.
+    #[arg(long = "kojid-config", value_name = "FILE")]
+    kojid_config: Option<PathBuf>,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let paths: Vec<PathBuf> = if cli.config.is_empty() {
+        composer::config::DEFAULT_CONFIG_FILES
+            .iter()
+            .map(PathBuf::from)
+            .collect()
+    } else {
+        cli.config.clone()
+    };
+    let settings = match Settings::load(&paths, cli.kojid_config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("koji-osbuild-builder: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        println!(
+            "configuration OK: hub {}, composer {}",
+            settings.hub, settings.builder_conf.composer.server
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("koji-osbuild-builder: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("koji-osbuild-builder: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let builder = Builder::start(settings).await?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+    };
+    builder.run(shutdown).await?;
+    Ok(())
+}

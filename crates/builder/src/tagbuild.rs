@@ -1,0 +1,77 @@
+//! Koji's own `tagBuild` task (kojid's `TagBuildTask`): osbuildImage tasks
+//! create it as a subtask in the same channel, so this host gets it too.
+
+use koji::{ClientSession, Value};
+
+use crate::error::TaskError;
+
+/// Runs `tagBuild(tag_id, build_id, force=False, fromtag=None,
+/// ignore_success=False)` for task `task_id`.
+pub async fn handle(
+    session: &ClientSession,
+    task_id: i64,
+    params: &[Value],
+) -> Result<Value, TaskError> {
+    let (args, kwargs) = koji::split_kwargs(params.to_vec());
+    let arg = |i: usize, name: &str| -> Option<Value> {
+        args.get(i).cloned().or_else(|| kwargs.get(name).cloned())
+    };
+    let int = |i: usize, name: &str| -> Result<i64, TaskError> {
+        arg(i, name)
+            .and_then(|v| v.as_i64())
+            .ok_or_else(|| TaskError::Parameter(format!("tagBuild: '{name}' must be an integer")))
+    };
+    let tag_id = int(0, "tag_id")?;
+    let build_id = int(1, "build_id")?;
+    let force = arg(2, "force").and_then(|v| v.as_bool()).unwrap_or(false);
+    let fromtag = arg(3, "fromtag").and_then(|v| v.as_i64());
+    let ignore_success = arg(4, "ignore_success")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+
+    let task = session
+        .get_task_info(task_id, false)
+        .await?
+        .ok_or_else(|| TaskError::Build(format!("no such task: {task_id}")))?;
+    let owner = task.owner.unwrap_or_default();
+    let host = session.host();
+    let outcome: Result<(), TaskError> = async {
+        session.get_build(build_id, true).await?;
+        session.get_tag(tag_id, true).await?;
+        host.tag_build(task_id, tag_id, build_id, force, fromtag)
+            .await?;
+        host.tag_notification(
+            true,
+            Some(tag_id),
+            fromtag,
+            build_id,
+            owner,
+            ignore_success,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        // kojid sends the failure notification, then re-raises.
+        let msg = e.to_fault().to_string();
+        if let Err(n) = host
+            .tag_notification(
+                false,
+                Some(tag_id),
+                fromtag,
+                build_id,
+                owner,
+                ignore_success,
+                Some(&msg),
+            )
+            .await
+        {
+            tracing::warn!(task_id, "tag notification failed: {n}");
+        }
+        return Err(e);
+    }
+    tracing::info!(task_id, build_id, tag_id, "build tagged");
+    Ok(Value::Nil)
+}
