@@ -6,6 +6,8 @@
 pub mod certs;
 pub mod hub;
 pub mod run;
+pub mod sim;
+pub mod builder;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,424 @@
+//! The builder daemon end to end: the test hub, the composer simulator and
+//! `koji-osbuild-builder` as separate processes; tasks submitted as a Koji
+//! user would, followed through the hub. Each test reads as the story it
+//! checks; counterparts of upstream's test/unit/test_builder.py scenarios.
+
+use std::time::{Duration, Instant};
+
+use e2e::builder::{builder_conf, BuilderProcess};
+use e2e::hub::TestHub;
+use e2e::sim::ComposerSim;
+use koji::{ClientSession, TaskInfo, TaskState, Value};
+use serde_json::json;
+
+const TARGET: &str = "fedora42-candidate";
+
+/// The files upstream attaches for one x86_64 guest-image compose.
+const UPSTREAM_FILES: [&str; 6] = [
+    "compose-request.json",
+    "compose-status.json",
+    "x86_64-guest-image.manifest.json",
+    "x86_64-guest-image.log.json",
+    "koji-init.log.json",
+    "koji-import.log.json",
+];
+
+async fn submit(
+    user: &ClientSession,
+    image_type: &str,
+    arches: &[&str],
+    target: &str,
+    opts: serde_json::Value,
+) -> i64 {
+    let arches: Vec<String> = arches.iter().map(|a| a.to_string()).collect();
+    user.osbuild_image(
+        "demo-image",
+        "42",
+        "fedora-42",
+        &[image_type.to_string()],
+        target,
+        &arches,
+        Some(koji::json_to_value(&opts)),
+        None,
+    )
+    .await
+    .expect("osbuildImage accepted by the hub")
+}
+
+/// Polls the task until it is CLOSED, FAILED or CANCELED.
+async fn wait_done(session: &ClientSession, task_id: i64, timeout: Duration) -> TaskInfo {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let info = session
+            .get_task_info(task_id, false)
+            .await
+            .expect("getTaskInfo")
+            .expect("task exists");
+        if info.state.is_done() {
+            return info;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task {task_id} still {} after {timeout:?}",
+            info.state
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn failure(session: &ClientSession, task_id: i64) -> String {
+    match session.get_task_result(task_id).await {
+        Ok(v) => panic!("task {task_id} has a result, not a fault: {v}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+async fn output(session: &ClientSession, task_id: i64) -> Vec<String> {
+    let mut files = session
+        .list_task_output(task_id)
+        .await
+        .expect("listTaskOutput");
+    files.sort();
+    files
+}
+
+async fn download(session: &ClientSession, task_id: i64, name: &str) -> String {
+    let bytes = session
+        .download_task_output(task_id, name, 0, None)
+        .await
+        .expect("downloadTaskOutput");
+    String::from_utf8(bytes).expect("utf-8 attachment")
+}
+
+struct Stack {
+    hub: TestHub,
+    sim: ComposerSim,
+    builder: BuilderProcess,
+}
+
+fn stack(sim_args: &[&str], builder_extra: &str) -> Stack {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, sim_args);
+    let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, builder_extra));
+    Stack { hub, sim, builder }
+}
+
+fn build_id_of(result: &Value) -> i64 {
+    result
+        .get("koji")
+        .and_then(|k| k.get("build"))
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| panic!("no koji.build in {result}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_task_builds_tags_and_attaches_every_upstream_file() {
+    let s = stack(&["--compose-duration", "1s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+
+    let result = user.get_task_result(task_id).await.expect("task result");
+    let compose_id = result
+        .get("composer")
+        .and_then(|c| c.get("id"))
+        .and_then(Value::as_str)
+        .expect("composer.id");
+    assert_eq!(
+        result
+            .get("composer")
+            .and_then(|c| c.get("server"))
+            .and_then(Value::as_str),
+        Some(s.sim.url.as_str())
+    );
+    let build_id = build_id_of(&result);
+
+    let build = user
+        .get_build(build_id, true)
+        .await
+        .expect("getBuild")
+        .expect("build");
+    assert_eq!(build.name, "demo-image");
+    assert_eq!(build.task_id, Some(task_id), "the CG import names the task");
+    let tagged = user.list_tagged(TARGET).await.expect("listTagged");
+    assert!(
+        tagged.iter().any(|b| b.id == build_id),
+        "build {build_id} tagged into {TARGET}: {tagged:?}"
+    );
+
+    let files = output(&user, task_id).await;
+    for f in UPSTREAM_FILES {
+        assert!(files.iter().any(|x| x == f), "{f} attached: {files:?}");
+    }
+
+    // Attachments are written as Python's json.dump(indent=4, sort_keys=True).
+    let request = download(&user, task_id, "compose-request.json").await;
+    assert!(
+        request.starts_with("{\n    \"distribution\": \"fedora-42\",\n"),
+        "{request}"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(parsed["koji"]["task_id"], task_id);
+    assert_eq!(parsed["koji"]["server"], s.hub.url.as_str());
+    let baseurl = parsed["image_requests"][0]["repositories"][0]["baseurl"]
+        .as_str()
+        .unwrap();
+    assert!(
+        baseurl.starts_with(&format!("{}/repos/fedora42-build/", s.hub.topurl))
+            && baseurl.ends_with("/x86_64"),
+        "the build tag's repo with $arch substituted: {baseurl}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&download(&user, task_id, "compose-status.json").await).unwrap();
+    assert_eq!(status["status"], "success");
+    assert_eq!(status["koji_build_id"], build_id);
+
+    // the tagBuild subtask ran on this builder too
+    let children = user.get_task_children(task_id).await.expect("children");
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].method, "tagBuild");
+    assert_eq!(children[0].state, TaskState::Closed);
+    assert!(
+        s.builder.log().contains(compose_id),
+        "the log names the compose"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_target_fails_the_task() {
+    let s = stack(&[], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(
+        &user,
+        "guest-image",
+        &["x86_64"],
+        "no-such-target",
+        json!({}),
+    )
+    .await;
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    let msg = failure(&user, task_id).await;
+    assert!(msg.contains("no-such-target"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsupported_arch_is_a_build_error_naming_it() {
+    let s = stack(&[], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(
+        &user,
+        "guest-image",
+        &["x86_64", "s390x"],
+        TARGET,
+        json!({}),
+    )
+    .await;
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    let msg = failure(&user, task_id).await;
+    assert!(
+        msg.contains("BuildError") && msg.contains("Unsupported architecture(s): {'s390x'}"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_failure_fails_with_compose_id_and_keeps_attachments() {
+    let s = stack(&["--compose-duration", "1s", "--fail-arch", "aarch64"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(
+        &user,
+        "guest-image",
+        &["x86_64", "aarch64"],
+        TARGET,
+        json!({}),
+    )
+    .await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    let msg = failure(&user, task_id).await;
+    assert!(
+        msg.contains("BuildError") && msg.contains("Compose failed (id: "),
+        "{msg}"
+    );
+    let files = output(&user, task_id).await;
+    assert!(
+        files.iter().any(|f| f == "compose-status.json"),
+        "{files:?}"
+    );
+    assert!(
+        files.iter().any(|f| f == "compose-request.json"),
+        "{files:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_tag_and_legacy_image_type_and_user_repos() {
+    let s = stack(&["--compose-duration", "1s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let opts = json!({
+        "skip_tag": true,
+        "release": "7",
+        "repo": ["http://repo.example/$arch/os", {"baseurl": "http://bp.example/${arch}", "package_sets": ["blueprint"]}],
+        "ostree": {"ref": "fedora/${arch}/iot", "parent": "fedora/$arch/base", "url": "http://ostree.example/repo"},
+        "customizations": {"packages": ["emacs"], "user": [{"name": "é"}]},
+        "upload_options": {"region": "us-east-1", "share_with_accounts": ["123456789012"]}
+    });
+    let task_id = submit(&user, "qcow2", &["aarch64"], TARGET, opts).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    let build_id = build_id_of(&user.get_task_result(task_id).await.unwrap());
+    let tagged = user.list_tagged(TARGET).await.expect("listTagged");
+    assert!(
+        !tagged.iter().any(|b| b.id == build_id),
+        "skip_tag leaves the build untagged"
+    );
+    assert!(user.get_task_children(task_id).await.unwrap().is_empty());
+
+    let text = download(&user, task_id, "compose-request.json").await;
+    assert!(
+        text.contains("\"name\": \"\\u00e9\""),
+        "ensure_ascii escaping: {text}"
+    );
+    let request: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ireq = &request["image_requests"][0];
+    assert_eq!(ireq["image_type"], "guest-image", "qcow2 is mapped");
+    assert_eq!(request["koji"]["release"], "7");
+    assert_eq!(
+        ireq["repositories"],
+        json!([{"baseurl": "http://repo.example/aarch64/os", "rhsm": false},
+               {"baseurl": "http://bp.example/aarch64", "package_sets": ["blueprint"], "rhsm": false}])
+    );
+    assert_eq!(
+        ireq["ostree"],
+        json!({"parent": "fedora/aarch64/base", "ref": "fedora/aarch64/iot", "url": "http://ostree.example/repo"})
+    );
+    assert_eq!(
+        ireq["upload_options"],
+        json!({"region": "us-east-1", "share_with_accounts": ["123456789012"]})
+    );
+    assert_eq!(request["customizations"]["packages"], json!(["emacs"]));
+    let files = output(&user, task_id).await;
+    assert!(
+        files
+            .iter()
+            .any(|f| f == "aarch64-guest-image.manifest.json"),
+        "{files:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_builder_loses_no_task() {
+    let mut s = stack(&["--compose-duration", "4s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    // Wait until the compose runs, then crash the builder.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output(&user, task_id)
+        .await
+        .iter()
+        .any(|f| f == "compose-status.json")
+    {
+        assert!(Instant::now() < deadline, "the compose never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.builder.kill9();
+    let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
+    assert_eq!(
+        info.state,
+        TaskState::Open,
+        "still OPEN for the dead builder"
+    );
+
+    s.builder.restart();
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    assert!(s
+        .builder
+        .log()
+        .contains("task freed (left open by a previous run)"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_frees_running_tasks_and_marks_the_host_not_ready() {
+    let mut s = stack(&["--compose-duration", "30s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
+        if info.state == TaskState::Open {
+            break;
+        }
+        assert!(Instant::now() < deadline, "task never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        s.builder.stop(),
+        "clean exit on SIGTERM:\n{}",
+        s.builder.log()
+    );
+    let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
+    assert!(
+        matches!(info.state, TaskState::Free | TaskState::Assigned),
+        "freed, got {}",
+        info.state
+    );
+    let admin = s.hub.login("admin", "adminpass").await;
+    let host = admin
+        .call("getHost", vec!["builder.local".into()])
+        .await
+        .unwrap();
+    assert_eq!(host.get("ready").and_then(Value::as_bool), Some(false));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_tasks_run_concurrently_through_one_builder() {
+    let s = stack(&["--compose-duration", "3s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let start = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await);
+    }
+    for id in &ids {
+        let info = wait_done(&user, *id, Duration::from_secs(180)).await;
+        assert_eq!(
+            info.state,
+            TaskState::Closed,
+            "task {id}: {}",
+            failure(&user, *id).await
+        );
+    }
+    // Ten 3-second composes one after another would take over 30 s.
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(28),
+        "ran one at a time? took {took:?}"
+    );
+    let mut builds: Vec<i64> = Vec::new();
+    for id in &ids {
+        builds.push(build_id_of(&user.get_task_result(*id).await.unwrap()));
+    }
+    builds.sort_unstable();
+    builds.dedup();
+    assert_eq!(builds.len(), 10, "one build per task");
+}

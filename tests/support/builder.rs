@@ -1,0 +1,144 @@
+//! The builder daemon (`koji-osbuild-builder`) as a separate process, with a
+//! builder.conf written for the test hub and a composer URL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::hub::TestHub;
+use crate::workspace_bin;
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A builder.conf for host `builder.local` of the default seed, polling
+/// fast; `extra` is appended (more `[builder]` keys, `[composer:oauth]`, …).
+pub fn builder_conf(hub: &TestHub, composer_url: &str, extra: &str) -> String {
+    format!(
+        "[composer]\nserver = {composer_url}\n\n[koji]\nserver = {hub}\n\n\
+         [builder]\ntopurl = {topurl}\nuser = builder.local\npassword = hostpass\n\
+         sleeptime = 0.3\ncompose_poll_interval = 0.2\ncapacity = 12\n{extra}\n",
+        hub = hub.url,
+        topurl = hub.topurl,
+    )
+}
+
+/// A running builder; killed when dropped, its log shown if the test failed.
+pub struct BuilderProcess {
+    child: Option<Child>,
+    config: PathBuf,
+    log: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl BuilderProcess {
+    /// Writes `conf` as builder.conf and starts the daemon with it; returns
+    /// once it has logged in as the host.
+    pub fn start(conf: &str) -> BuilderProcess {
+        let dir = tempfile::tempdir().expect("temp dir for the builder");
+        let config = dir.path().join("builder.conf");
+        std::fs::write(&config, conf).expect("write builder.conf");
+        let log = dir.path().join("builder.log");
+        let mut b = BuilderProcess {
+            child: None,
+            config,
+            log,
+            dir,
+        };
+        b.spawn();
+        b
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("builder log file");
+        let before = self.log().matches("logged in as builder host").count();
+        let child = Command::new(workspace_bin("koji-osbuild-builder"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start koji-osbuild-builder");
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while self.log().matches("logged in as builder host").count() == before {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("the builder exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the builder did not log in:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// SIGTERM, then wait for the exit; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: a crash, nothing cleaned up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again with the same configuration (after stop or kill9).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the builder first");
+        self.spawn();
+    }
+}
+
+impl Drop for BuilderProcess {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- builder log (last lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The composer simulator (`composer-sim`) as a separate process. It does
+//! composer's Koji side for real, logging in to the test hub as the
+//! content-generator user `osbuild` of the default seed.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::hub::TestHub;
+use crate::workspace_bin;
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running composer-sim; killed when dropped, its log shown if the test
+/// failed.
+pub struct ComposerSim {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// The OAuth token endpoint, when started with `--oauth-client-id`.
+    pub token_url: Option<String>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ComposerSim {
+    /// A simulator importing into `hub` as `osbuild`, with extra options
+    /// (`--fail-arch`, `--compose-duration`, `--oauth-client-id`, …).
+    pub fn start(hub: &TestHub, extra: &[&str]) -> ComposerSim {
+        let _ = hub; // the hub URL comes with each compose request
+        let dir = tempfile::tempdir().expect("temp dir for composer-sim");
+        let log = dir.path().join("composer-sim.log");
+        let mut child = Command::new(workspace_bin("composer-sim"))
+            .args(["--koji-user", "osbuild", "--port", "0"])
+            .env("COMPOSER_SIM_KOJI_PASSWORD", "osbuildpass")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("composer-sim log file"))
+            .spawn()
+            .expect("start composer-sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut lines = Vec::new();
+        loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line == "READY" => break,
+                Ok(line) => lines.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(&log).unwrap_or_default();
+                    panic!("composer-sim did not print READY; stdout {lines:?}; log:\n{log}");
+                }
+            }
+        }
+        let get = |key: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::to_owned)
+        };
+        ComposerSim {
+            url: get("COMPOSER_URL=").expect("composer-sim printed COMPOSER_URL"),
+            token_url: get("TOKEN_URL="),
+            child: Some(child),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The simulator's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ComposerSim {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- composer-sim log (last lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
