@@ -324,6 +324,9 @@ def listTasks(opts=None, queryOpts=None):
     for key, col in (('method', 'method'), ('owner', 'owner'), ('parent', 'parent'),
                      ('host_id', 'host_id'), ('channel_id', 'channel_id'), ('arch', 'arch')):
         if key in opts:
+            if opts[key] is None:
+                clauses.append('%s IS NULL' % col)
+                continue
             vals = opts[key] if isinstance(opts[key], list) else [opts[key]]
             clauses.append('%s IN (%s)' % (col, ','.join('?' * len(vals))))
             args.extend(vals)

@@ -84,16 +84,16 @@ class Hub:
 
     def login(self, user, password=None):
         s = koji.ClientSession(self.url, {'user': user,
-                                          'password': password or PASSWORDS[user]})
+                                          'password': password or PASSWORDS.get(user, 'p')})
         s.login()
         return s
 
     def admin(self):
         return self.login('admin')
 
-    def host(self, name='builder.local', ready=True, force=True):
+    def host(self, name='builder.local', ready=True, force=True, password=None):
         """A builder host's main session, as kojid starts it (koji-protocol.md §4)."""
-        s = self.login(name)
+        s = self.login(name, password)
         s.exclusiveSession(force=force)
         if ready:
             s.host.updateHost(0.0, True, data={'methods': ['osbuildImage', 'tagBuild'],
@@ -153,6 +153,13 @@ def hub(tmp_path_factory):
     assert h.stop() == 0
 
 
+def cancel_unfinished(hub_):
+    """Cancel every FREE/OPEN/ASSIGNED task, so the next test starts with an idle host."""
+    admin = hub_.admin()
+    for t in admin.listTasks({'state': [0, 1, 4], 'parent': None}):
+        admin.cancelTask(t['id'])
+
+
 @pytest.fixture
 def fresh_hub(tmp_path):
     """A hub with its own state dir (tests that need a clean scheduler)."""
@@ -167,12 +174,15 @@ def make_task(hub_, user='kojiuser', arches=('x86_64',), opts=None, **kw):
                           list(arches), opts=opts or {}, **kw)
 
 
-def take_task(host, task_id):
-    """Run the scheduler until the task is ASSIGNED to this host, then open it."""
+def take_task(host, task_id, admin=None):
+    """Get the task ASSIGNED to this host, then open it. host.getTasks only schedules when
+    the host has nothing assigned, so an admin session may force a scheduler run."""
     for _ in range(50):
         ids = [t['id'] for t in host.host.getTasks()]
         if task_id in ids:
             break
+        if admin is not None:
+            admin.scheduler.doRun(force=True)
         time.sleep(0.05)
     else:
         raise AssertionError('task %s never assigned' % task_id)

@@ -88,6 +88,9 @@ def test_multicall_results_and_faults(hub):
     assert isinstance(res[1]['traceback'], list)
 
 
-def test_kojifiles_serves_state_files_but_not_the_database(hub):
-    status, _, _ = hub.raw(method='GET', path='/../kojifiles/hub.sqlite')
-    assert status in (404, 405)
+def test_kojifiles_does_not_serve_the_database(hub):
+    import urllib.error
+    import urllib.request
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(hub.urls['TOPURL'] + '/hub.sqlite')
+    assert e.value.code == 404
