@@ -191,22 +191,64 @@ async fn image_task_builds_tags_and_attaches_every_upstream_file() {
     );
 }
 
+/// An unknown target never reaches the builder: the hub plugin refuses it
+/// (upstream's builder would fail it with getBuildTarget(strict=True)).
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_target_fails_the_task() {
-    let s = stack(&[], "");
-    let user = s.hub.login("kojiuser", "kojipass").await;
-    let task_id = submit(
-        &user,
-        "guest-image",
-        &["x86_64"],
-        "no-such-target",
-        json!({}),
+async fn unknown_target_is_refused_before_any_task() {
+    let hub = TestHub::start();
+    let user = hub.login("kojiuser", "kojipass").await;
+    let err = user
+        .osbuild_image(
+            "demo-image",
+            "42",
+            "fedora-42",
+            &["guest-image".into()],
+            "no-such-target",
+            &["x86_64".into()],
+            Some(koji::json_to_value(&json!({}))),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("No such build target: no-such-target"),
+        "{err}"
+    );
+}
+
+/// A build tag without arches: upstream's `arches_for_config` BuildError.
+#[tokio::test(flavor = "multi_thread")]
+async fn build_tag_without_arches_is_a_build_error() {
+    let mut seed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(e2e::repo_root().join("testing/hub/seed.json")).unwrap(),
     )
-    .await;
+    .unwrap();
+    seed["tags"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "empty-build", "arches": null}));
+    seed["targets"].as_array_mut().unwrap().push(
+        json!({"name": "empty-target", "build_tag": "empty-build", "dest_tag": "fedora42-candidate"}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let seed_path = dir.path().join("seed.json");
+    std::fs::write(&seed_path, seed.to_string()).unwrap();
+    let hub = TestHub::start_with(e2e::hub::HubOptions {
+        seed: Some(seed_path),
+        ..Default::default()
+    });
+    let sim = ComposerSim::start(&hub, &[]);
+    let _builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], "empty-target", json!({})).await;
     let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
     assert_eq!(info.state, TaskState::Failed);
     let msg = failure(&user, task_id).await;
-    assert!(msg.contains("no-such-target"), "{msg}");
+    assert!(
+        msg.contains("BuildError") && msg.contains("Missing arches for tag '%empty-build'"),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -396,8 +438,11 @@ async fn ten_tasks_run_concurrently_through_one_builder() {
     let user = s.hub.login("kojiuser", "kojipass").await;
     let start = Instant::now();
     let mut ids = Vec::new();
-    for _ in 0..10 {
-        ids.push(submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await);
+    for i in 0..10 {
+        // Distinct releases: ten getNextRelease calls at once would all get
+        // the same one, and composer's CGInitBuild takes an NVR only once.
+        let opts = json!({"release": format!("c{i}")});
+        ids.push(submit(&user, "guest-image", &["x86_64"], TARGET, opts).await);
     }
     for id in &ids {
         let info = wait_done(&user, *id, Duration::from_secs(180)).await;
