@@ -467,3 +467,209 @@ async fn ten_tasks_run_concurrently_through_one_builder() {
     builds.dedup();
     assert_eq!(builds.len(), 10, "one build per task");
 }
+
+/// Composer answers 400 for an image type it does not know: the task fails
+/// with composer's reason, and no compose exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_compose_request_fails_with_composers_reason() {
+    let s = stack(&[], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "no-such-image-type", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    let msg = failure(&user, task_id).await;
+    assert!(
+        msg.contains("GenericError")
+            && msg.contains("Failed to create the compose request")
+            && msg.contains("400"),
+        "{msg}"
+    );
+    let files = output(&user, task_id).await;
+    assert_eq!(
+        files,
+        vec!["compose-request.json".to_string()],
+        "only the request is attached"
+    );
+}
+
+/// 5xx answers to status polls are retried (upstream: urllib3
+/// Retry(total=2, backoff 0.05), which, like ours, does not retry POST).
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_5xx_on_status_polls_is_retried() {
+    let s = stack(&["--compose-duration", "3s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output(&user, task_id)
+        .await
+        .iter()
+        .any(|f| f == "compose-status.json")
+    {
+        assert!(Instant::now() < deadline, "the compose never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let posted = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"fail_next": 2, "fail_status": 503}"#,
+        ])
+        .arg(format!("{}/_sim/faults", s.sim.url))
+        .output()
+        .expect("curl");
+    assert!(posted.status.success(), "{posted:?}");
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+}
+
+fn oauth_conf(sim: &ComposerSim, secret: &str) -> String {
+    format!(
+        "\n[composer:oauth]\nclient_id = koji-osbuild\nclient_secret = {secret}\ntoken_url = {}\n",
+        sim.token_url.as_deref().expect("TOKEN_URL")
+    )
+}
+
+/// OAuth client credentials, with tokens that expire during the compose:
+/// the builder fetches a new one and the task still closes. The secret
+/// never shows in the builder's log.
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_with_tokens_expiring_mid_compose() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(
+        &hub,
+        &[
+            "--oauth-client-id",
+            "koji-osbuild",
+            "--oauth-client-secret",
+            "s3cr3t-value",
+            "--token-lifetime",
+            "1s",
+            "--compose-duration",
+            "3s",
+        ],
+    );
+    let builder = BuilderProcess::start(&format!(
+        "{}{}",
+        builder_conf(&hub, &sim.url, ""),
+        oauth_conf(&sim, "s3cr3t-value")
+    ));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    assert!(!builder.log().contains("s3cr3t-value"), "secret in the log");
+    assert!(
+        !builder.log().contains("hostpass"),
+        "host password in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_failure_fails_the_task_without_leaking_the_secret() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(
+        &hub,
+        &[
+            "--oauth-client-id",
+            "koji-osbuild",
+            "--oauth-client-secret",
+            "right-secret",
+        ],
+    );
+    let builder = BuilderProcess::start(&format!(
+        "{}{}",
+        builder_conf(&hub, &sim.url, ""),
+        oauth_conf(&sim, "wrong-secret")
+    ));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    let msg = failure(&user, task_id).await;
+    assert!(
+        msg.contains("Failed to authenticate via SSO/OAuth"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("wrong-secret") && !builder.log().contains("wrong-secret"),
+        "{msg}"
+    );
+}
+
+/// A kojid host switches over: the host keys come from its kojid.conf.
+#[tokio::test(flavor = "multi_thread")]
+async fn kojid_conf_is_enough_for_the_host_keys() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "1s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let kojid = dir.path().join("kojid.conf");
+    std::fs::write(
+        &kojid,
+        format!(
+            "[kojid]\nserver = {}\ntopurl = {}\nuser = builder.local\npassword = hostpass\nsleeptime = 0.3\nmaxjobs = 4\n",
+            hub.url, hub.topurl
+        ),
+    )
+    .unwrap();
+    let conf = dir.path().join("builder.conf");
+    std::fs::write(&conf, format!("[composer]\nserver = {}\n[koji]\nserver = {}\n[builder]\ncompose_poll_interval = 0.2\n", sim.url, hub.url)).unwrap();
+    let mut child = std::process::Command::new(e2e::workspace_bin("koji-osbuild-builder"))
+        .arg("--config")
+        .arg(&conf)
+        .arg("--kojid-config")
+        .arg(&kojid)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+}
+
+/// A bad config is one line naming the file and the key.
+#[test]
+fn bad_config_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("builder.conf");
+    std::fs::write(
+        &conf,
+        "[builder]\nuser = builder.local\npassword = hostpass\ncapacity = lots\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(e2e::workspace_bin("koji-osbuild-builder"))
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("'capacity'") && lines[0].contains("builder.conf"),
+        "{err}"
+    );
+    assert!(!err.contains("hostpass"));
+}
