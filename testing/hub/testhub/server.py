@@ -11,6 +11,7 @@ TLS asks for a client certificate at the handshake but does not require one
 cannot do that); the verified subject goes into the environ like mod_ssl's
 SSL_CLIENT_VERIFY / SSL_CLIENT_S_DN_CN.
 """
+import json
 import logging
 import mimetypes
 import os
@@ -72,6 +73,8 @@ class Application:
         path = environ.get('PATH_INFO', '')
         if path.startswith('/kojifiles'):
             return self.serve_file(environ, start_response, path[len('/kojifiles'):])
+        if path == '/koji' or path.startswith('/koji/'):
+            return self.web(environ, start_response, path[len('/koji'):])
         if not path.startswith('/kojihub'):
             return error_reply(start_response, '404 Not Found', 'Not Found\n')
         if environ['REQUEST_METHOD'] != 'POST':
@@ -88,6 +91,23 @@ class Application:
         start_response('200 OK', GLOBAL_HEADERS + [('Content-Length', str(len(response))),
                                                     ('Content-Type', 'text/xml')])
         return [response]
+
+    def web(self, environ, start_response, rel):
+        """The WEBURL: just enough for the `Task info: <weburl>/taskinfo?taskID=N` links
+        the CLI prints; the task as JSON."""
+        query = urllib.parse.parse_qs(environ.get('QUERY_STRING', ''))
+        if rel.strip('/') == 'taskinfo' and query.get('taskID', [''])[0].isdigit():
+            from . import db
+            from .tasks import Task
+            with db.store().lock:
+                info = Task(int(query['taskID'][0])).getInfo(strict=False, request=True)
+            if info is None:
+                return error_reply(start_response, '404 Not Found', 'No such task\n')
+            body = json.dumps(info, indent=2, sort_keys=True).encode()
+            start_response('200 OK', [('Content-Length', str(len(body))),
+                                      ('Content-Type', 'application/json')])
+            return [body]
+        return error_reply(start_response, '200 OK', 'koji-osbuild test hub\n')
 
     def serve_file(self, environ, start_response, rel):
         if environ['REQUEST_METHOD'] not in ('GET', 'HEAD'):

@@ -94,3 +94,14 @@ def test_kojifiles_does_not_serve_the_database(hub):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(hub.urls['TOPURL'] + '/hub.sqlite')
     assert e.value.code == 404
+
+
+def test_weburl_taskinfo(hub):
+    import json
+    import urllib.request
+    task_id = hub.login('kojiuser').osbuildImage(
+        'demo-image', '42', 'fedora-42', 'guest-image', 'fedora42-candidate', ['x86_64'],
+        opts={})
+    with urllib.request.urlopen('%s/taskinfo?taskID=%d' % (hub.urls['WEBURL'], task_id)) as r:
+        assert json.loads(r.read())['id'] == task_id
+    hub.admin().cancelTask(task_id)

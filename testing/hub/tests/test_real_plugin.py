@@ -1,0 +1,39 @@
+"""The hub plugin of this repo (plugins/hub/osbuild.py), loaded by the test hub with Koji's
+plugin loader. Skipped while the plugin does not exist."""
+import os
+
+import koji
+import pytest
+
+from conftest import HUB_DIR, Hub
+
+PLUGIN_DIR = os.path.join(os.path.dirname(os.path.dirname(HUB_DIR)), 'plugins', 'hub')
+
+pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(PLUGIN_DIR, 'osbuild.py')),
+                                reason='plugins/hub/osbuild.py not written yet')
+
+
+@pytest.fixture(scope='module')
+def real_hub(tmp_path_factory):
+    h = Hub(tmp_path_factory.mktemp('realplugin'), plugin_path=PLUGIN_DIR).start()
+    yield h
+    h.stop()
+
+
+def test_osbuild_image_through_the_real_plugin(real_hub):
+    args = ('demo-image', '42', 'fedora-42', 'guest-image', 'fedora42-candidate', ['x86_64'])
+    with pytest.raises(koji.ActionNotAllowed,
+                       match=r'^image permission required \(user not logged in\)$'):
+        real_hub.anon().osbuildImage(*args, opts={})
+    with pytest.raises(koji.ActionNotAllowed,
+                       match=r'^image permission required \(logged in as nobody\)$'):
+        real_hub.login('nobody').osbuildImage(*args, opts={})
+    s = real_hub.login('kojiuser')
+    task_id = s.osbuildImage(*args, opts={})
+    info = s.getTaskInfo(task_id, request=True)
+    assert info['method'] == 'osbuildImage'
+    assert info['channel_id'] == s.getChannel('image')['id']
+    assert info['request'][:6] == list(args)
+    with pytest.raises(koji.ParameterError):
+        s.osbuildImage('demo-image', '42', 'fedora-42', 'guest-image', 'fedora42-candidate',
+                       [], opts={})
