@@ -50,10 +50,13 @@ pub enum Error {
     },
 
     /// The hub could not be reached or the exchange broke off.
-    #[error("cannot talk to Koji hub {url}: {source}")]
+    #[error("cannot talk to Koji hub {url}: {detail}")]
     Transport {
         /// The hub URL, without query string.
         url: String,
+        /// The whole cause chain, e.g. "error sending request: client error
+        /// (Connect): invalid peer certificate: UnknownIssuer".
+        detail: String,
         /// What went wrong (the URL inside it is removed).
         #[source]
         source: reqwest::Error,

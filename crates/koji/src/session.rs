@@ -521,10 +521,7 @@ impl ClientSession {
         for (name, value) in &prepared.headers {
             req = req.header(*name, value);
         }
-        let resp = req.send().await.map_err(|e| Error::Transport {
-            url: shown.clone(),
-            source: e.without_url(),
-        })?;
+        let resp = req.send().await.map_err(|e| transport_error(&shown, e))?;
         let status = resp.status();
         if let Some(v) = resp
             .headers()
@@ -533,10 +530,7 @@ impl ClientSession {
         {
             self.state().hub_version = Some(v.to_owned());
         }
-        let body = resp.bytes().await.map_err(|e| Error::Transport {
-            url: shown.clone(),
-            source: e.without_url(),
-        })?;
+        let body = resp.bytes().await.map_err(|e| transport_error(&shown, e))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
             let text: String = text.trim().chars().take(500).collect();
@@ -788,6 +782,15 @@ fn session_headers(st: &mut State) -> (Url, Vec<(&'static str, String)>, Option<
     (url, headers, used)
 }
 
+fn transport_error(url: &str, e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    Error::Transport {
+        url: url.to_owned(),
+        detail: error_chain(&e),
+        source: e,
+    }
+}
+
 /// The URL as shown in errors and logs: no query string, which may hold
 /// the session key.
 fn display_url(url: &Url) -> String {
@@ -809,22 +812,44 @@ fn is_retryable(e: &Error) -> bool {
 }
 
 fn is_tls_error(e: &reqwest::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
+    has_rustls_error(e, 0)
+}
+
+/// Looks for a rustls error along the source chain, also inside
+/// `io::Error`s, whose `source()` skips the error they wrap (hyper wraps
+/// rustls' error in two of them).
+fn has_rustls_error(e: &(dyn std::error::Error + 'static), depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    if e.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if has_rustls_error(inner, depth + 1) {
             return true;
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
+    }
+    e.source().is_some_and(|s| has_rustls_error(s, depth + 1))
+}
+
+/// The whole cause chain in one line; reqwest's own message is only
+/// "error sending request".
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
         }
         cur = err.source();
     }
-    false
+    out
 }
 
 pub(crate) fn convert<T: serde::de::DeserializeOwned>(method: &str, v: Value) -> Result<T> {

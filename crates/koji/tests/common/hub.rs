@@ -113,7 +113,7 @@ impl MockHub {
     }
 }
 
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Req> {
+pub async fn read_request<S: tokio::io::AsyncRead + Unpin>(sock: &mut S) -> Option<Req> {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 8192];
     let header_end = loop {
