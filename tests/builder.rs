@@ -673,3 +673,32 @@ fn bad_config_is_one_clear_line() {
     );
     assert!(!err.contains("hostpass"));
 }
+
+/// A task canceled by its owner while the compose runs is stopped in the
+/// builder (kojid kills the task process), which keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn canceled_task_is_stopped() {
+    let s = stack(&["--compose-duration", "30s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output(&user, task_id)
+        .await
+        .iter()
+        .any(|f| f == "compose-status.json")
+    {
+        assert!(Instant::now() < deadline, "the compose never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    user.cancel_task(task_id).await.expect("cancelTask");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.builder.log().contains("task stopped") {
+        assert!(
+            Instant::now() < deadline,
+            "the builder did not stop the task"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
+    assert_eq!(info.state, TaskState::Canceled);
+}

@@ -435,6 +435,14 @@ impl Worker {
                     Ok(()) => {
                         tracing::info!(task_id = id, method = %self.method, fault = %fault, "task failed")
                     }
+                    // The hub refuses once the task is not OPEN for us any
+                    // more (canceled meanwhile): the call or upload that
+                    // failed the task was the task noticing it.
+                    Err(e) if e.is_fault(FaultKind::ActionNotAllowed) => tracing::info!(
+                        task_id = id,
+                        method = %self.method,
+                        "task stopped: no longer ours (canceled or reassigned)"
+                    ),
                     Err(e) => {
                         tracing::warn!(task_id = id, fault = %fault, "failing the task failed: {e}")
                     }
