@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, GlobalArgs};
 use crate::config::ConfigLocations;
 use crate::hub::Hub;
 use crate::image::{self, ImageContext};
@@ -12,7 +12,13 @@ use crate::watch::{self, WatchOptions};
 
 /// Run the command; `Ok` carries the exit status.
 pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
-    let settings = session::settings(&cli.global, &ConfigLocations::system())?;
+    // `koji watch-task` is an anonymous command: watching needs no login,
+    // so a password profile without --user/--password still watches.
+    let global = match cli.command {
+        Command::Watch(_) => GlobalArgs { noauth: true, ..cli.global.clone() },
+        Command::Image(_) => cli.global.clone(),
+    };
+    let settings = session::settings(&global, &ConfigLocations::system())?;
     tracing::debug!(server = %settings.server, auth = ?settings.auth, "settings");
     let mut hub = KojiHub::connect(&settings).await?;
     let watch_options = WatchOptions {

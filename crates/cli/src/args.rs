@@ -25,7 +25,7 @@ pub struct Cli {
 }
 
 /// The koji CLI's global options this client understands.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Configuration profile (section of the koji config files)
     #[arg(short = 'p', long, global = true, value_name = "PROFILE")]
