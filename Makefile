@@ -1,5 +1,5 @@
 # The two commands the README promises, and a few helpers.
-.PHONY: test build venv clean
+.PHONY: test build venv clean stack
 
 ## Run every test (Rust unit + end-to-end, Python plugin and test-hub tests).
 test:
@@ -16,3 +16,7 @@ venv:
 clean:
 	cargo clean
 	rm -rf .venv
+
+## Start the local stack on loopback and submit an image request (Ctrl-C stops it).
+stack:
+	./scripts/stack

@@ -1,2 +1,557 @@
-//! Submit side, end to end: `koji-osbuild image` and `koji osbuild-image`
-//! against the test hub, over HTTP and HTTPS.
+//! Submit side, end to end: `koji-osbuild image` and the real `koji` CLI
+//! with our plugin (`koji osbuild-image`) against the test hub, over HTTP
+//! and HTTPS, with password and client-certificate logins. Each test reads
+//! as the user story it checks.
+
+use e2e::hub::TestHub;
+use e2e::run::{Home, Output};
+use koji::{TaskState, Value};
+
+const IMAGE_ARGS: [&str; 5] = [
+    "demo-image",
+    "42",
+    "fedora-42",
+    "fedora42-candidate",
+    "x86_64",
+];
+
+/// A koji profile for password logins on the hub's plain-HTTP endpoint.
+/// Like the koji CLI, koji-osbuild takes the user and password from the
+/// command line only (koji.conf has no such keys): see [`as_user`].
+fn password_profile(hub: &TestHub) -> String {
+    format!(
+        "[koji]\nserver = {}\nweburl = {}\ntopurl = {}\nauthtype = password\n",
+        hub.url, hub.weburl, hub.topurl
+    )
+}
+
+/// `--user U --password P` followed by `args`.
+fn as_user<'a>(user: &'a str, password: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--user", user, "--password", password];
+    all.extend(args);
+    all
+}
+
+/// A koji profile that logs in with `cn`'s client certificate over https.
+fn certificate_profile(hub: &TestHub, cn: &str) -> String {
+    let pki = hub.pki.as_ref().expect("a TLS hub");
+    let cert = pki.client(cn);
+    format!(
+        "[koji]\nserver = {}\nweburl = {}\nauthtype = ssl\ncert = {}\nserverca = {}\n",
+        hub.https_url.as_deref().expect("https url"),
+        hub.weburl,
+        cert.combined().display(),
+        pki.ca().display()
+    )
+}
+
+fn image_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["image"];
+    args.extend(IMAGE_ARGS);
+    args.extend(extra);
+    args
+}
+
+fn koji_image_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["osbuild-image"];
+    args.extend(IMAGE_ARGS);
+    args.extend(extra);
+    args
+}
+
+/// The task id from the `Created task: N` line.
+fn created_task(out: &Output) -> i64 {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Created task: "))
+        .unwrap_or_else(|| panic!("no 'Created task' line: {out:#?}"))
+        .parse()
+        .expect("task id")
+}
+
+/// The summary upstream prints before submitting, then the two task lines.
+fn expected_submit_output(hub: &TestHub, opts_repr: &str, task_id: i64) -> String {
+    format!(
+        "name: demo-image\nversion: 42\ndistro: fedora-42\narches: x86_64\n\
+         target: fedora42-candidate\nimage type: guest-image\n{opts_repr}\n\
+         Created task: {task_id}\nTask info: {}/taskinfo?taskID={task_id}\n",
+        hub.weburl
+    )
+}
+
+async fn user_id(hub: &TestHub, name: &str) -> i64 {
+    let user = hub
+        .anonymous()
+        .call("getUser", vec![Value::from(name)])
+        .await
+        .expect("getUser");
+    user.get("id").and_then(Value::as_i64).expect("user id")
+}
+
+async fn channel_id(hub: &TestHub, name: &str) -> i64 {
+    let channel = hub
+        .anonymous()
+        .call("getChannel", vec![Value::from(name)])
+        .await
+        .expect("getChannel");
+    channel
+        .get("id")
+        .and_then(Value::as_i64)
+        .expect("channel id")
+}
+
+/// How many tasks exist on the hub: bad input must not add any.
+async fn task_count(hub: &TestHub) -> usize {
+    let tasks = hub
+        .anonymous()
+        .call("listTasks", vec![])
+        .await
+        .expect("listTasks");
+    tasks.as_array().expect("task list").len()
+}
+
+/// Assert the task is an osbuildImage task as upstream's hub plugin makes it.
+async fn assert_osbuild_task(hub: &TestHub, task_id: i64, owner: &str, request: serde_json::Value) {
+    let info = hub
+        .anonymous()
+        .get_task_info(task_id, true)
+        .await
+        .expect("getTaskInfo")
+        .expect("task exists");
+    assert_eq!(info.method, "osbuildImage");
+    assert_eq!(info.state, TaskState::Free);
+    assert_eq!(info.arch.as_deref(), Some("noarch"));
+    assert_eq!(info.channel_id, Some(channel_id(hub, "image").await));
+    assert_eq!(info.owner, Some(user_id(hub, owner).await));
+    assert_eq!(info.priority, Some(20));
+    let got = koji::value_to_json(info.request.as_ref().expect("request"));
+    assert_eq!(got, request);
+}
+
+fn default_request(opts: serde_json::Value) -> serde_json::Value {
+    serde_json::json!([
+        "demo-image",
+        "42",
+        "fedora-42",
+        "guest-image",
+        "fedora42-candidate",
+        ["x86_64"],
+        opts
+    ])
+}
+
+#[tokio::test]
+async fn image_over_http_with_password_creates_the_task() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+
+    let out = home
+        .koji_osbuild(&as_user(
+            "kojiuser",
+            "kojipass",
+            &image_args(&["--release", "1", "--nowait"]),
+        ))
+        .await
+        .success();
+    let task_id = created_task(&out);
+    assert_eq!(
+        out.stdout,
+        expected_submit_output(&hub, "{'release': '1'}", task_id)
+    );
+    assert_osbuild_task(
+        &hub,
+        task_id,
+        "kojiuser",
+        default_request(serde_json::json!({"release": "1"})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn koji_cli_plugin_prints_the_same_and_creates_the_same_task() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+    let extra = [
+        "--repo",
+        "https://first.repo/$arch",
+        "--repo-package-sets",
+        "a; b",
+        "--repo",
+        "https://second.repo",
+        "--skip-tag",
+        "--nowait",
+    ];
+
+    let ours = home
+        .koji_osbuild(&as_user("kojiuser", "kojipass", &image_args(&extra)))
+        .await
+        .success();
+    let theirs = home
+        .koji(&as_user("kojiuser", "kojipass", &koji_image_args(&extra)))
+        .await
+        .success();
+
+    let (ours_id, theirs_id) = (created_task(&ours), created_task(&theirs));
+    let opts_repr = "{'repo': [{'baseurl': 'https://first.repo/$arch', 'package_sets': ['a', 'b']},\n          {'baseurl': 'https://second.repo'}],\n 'skip_tag': True}";
+    assert_eq!(
+        ours.stdout,
+        expected_submit_output(&hub, opts_repr, ours_id)
+    );
+    assert_eq!(
+        theirs.stdout,
+        expected_submit_output(&hub, opts_repr, theirs_id)
+    );
+    let request = default_request(serde_json::json!({
+        "repo": [
+            {"baseurl": "https://first.repo/$arch", "package_sets": ["a", "b"]},
+            {"baseurl": "https://second.repo"}
+        ],
+        "skip_tag": true
+    }));
+    assert_osbuild_task(&hub, ours_id, "kojiuser", request.clone()).await;
+    assert_osbuild_task(&hub, theirs_id, "kojiuser", request).await;
+}
+
+#[tokio::test]
+async fn client_certificate_login_over_https_with_both_clis() {
+    let hub = TestHub::start_tls();
+    let home = Home::new();
+    home.koji_config(&certificate_profile(&hub, "kojiuser"));
+
+    let ours = home
+        .koji_osbuild(&image_args(&["--nowait", "--quiet"]))
+        .await
+        .success();
+    assert_eq!(ours.stdout, "", "--quiet prints nothing");
+    let theirs = home.koji(&koji_image_args(&["--nowait"])).await.success();
+
+    // With --quiet there is no "Created task" line: the first task is 1.
+    assert_osbuild_task(&hub, 1, "kojiuser", default_request(serde_json::json!({}))).await;
+    assert_osbuild_task(
+        &hub,
+        created_task(&theirs),
+        "kojiuser",
+        default_request(serde_json::json!({})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn password_login_over_https_verifies_the_hub_with_serverca() {
+    let hub = TestHub::start_tls();
+    let home = Home::new();
+    let pki = hub.pki.as_ref().expect("tls");
+    home.koji_config(&format!(
+        "[koji]\nserver = {}\nweburl = {}\nauthtype = password\nserverca = {}\n",
+        hub.https_url.as_deref().expect("https"),
+        hub.weburl,
+        pki.ca().display()
+    ));
+    let out = home
+        .koji_osbuild(&as_user("kojiuser", "kojipass", &image_args(&["--nowait"])))
+        .await
+        .success();
+    assert_osbuild_task(
+        &hub,
+        created_task(&out),
+        "kojiuser",
+        default_request(serde_json::json!({})),
+    )
+    .await;
+
+    // Without the CA the hub's certificate is not trusted: one clear line.
+    home.koji_config(&format!(
+        "[koji]\nserver = {}\nauthtype = password\n",
+        hub.https_url.as_deref().expect("https")
+    ));
+    let out = home
+        .koji_osbuild(&as_user("kojiuser", "kojipass", &image_args(&["--nowait"])))
+        .await;
+    let line = out.one_line_error();
+    assert!(line.contains("certificate"), "{line}");
+}
+
+#[tokio::test]
+async fn priority_is_applied_and_negative_needs_admin() {
+    let hub = TestHub::start();
+    let home = Home::new();
+
+    home.koji_config(&password_profile(&hub));
+    let out = home
+        .koji_osbuild(&as_user(
+            "kojiuser",
+            "kojipass",
+            &image_args(&["--priority", "3", "--nowait", "--quiet"]),
+        ))
+        .await
+        .success();
+    assert_eq!(out.stdout, "");
+    let info = hub
+        .anonymous()
+        .get_task_info(1, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.priority, Some(23));
+
+    let out = home
+        .koji_osbuild(&as_user(
+            "kojiuser",
+            "kojipass",
+            &image_args(&["--priority", "-5", "--nowait"]),
+        ))
+        .await;
+    assert!(out
+        .one_line_error()
+        .contains("only admins may create high-priority tasks"));
+    assert_eq!(
+        task_count(&hub).await,
+        1,
+        "the refused request created no task"
+    );
+
+    home.koji_config(&password_profile(&hub));
+    home.koji_osbuild(&as_user(
+        "admin",
+        "adminpass",
+        &image_args(&["--priority", "-5", "--nowait", "--quiet"]),
+    ))
+    .await
+    .success();
+    let info = hub
+        .anonymous()
+        .get_task_info(2, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.priority, Some(15));
+}
+
+/// Every kind of bad input: one line on stderr naming the problem, a
+/// non-zero exit, and no task on the hub.
+#[tokio::test]
+async fn bad_input_gives_one_clear_line_and_creates_no_task() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+    let bad_json = home.file("bad.json", "{\"packages\": [\"vim\",]}");
+    let bad_upload = home.file("upload.json", "{\"region\": 1}");
+    let missing = home.path().join("no-such-file.json");
+
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "image",
+                "demo-image",
+                "42",
+                "fedora-42",
+                "no-such-target",
+                "x86_64",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "Unknown build target: no-such-target",
+        ),
+        (
+            image_args(&["--customizations", &missing.display().to_string()])
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "no-such-file.json",
+        ),
+        (
+            image_args(&["--customizations", &bad_json.display().to_string()])
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "bad.json",
+        ),
+        (
+            image_args(&["--upload-options", &bad_upload.display().to_string()])
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "upload_options",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = home
+            .koji_osbuild(&as_user("kojiuser", "kojipass", &args))
+            .await;
+        let line = out.one_line_error();
+        assert!(
+            line.contains(needle),
+            "{args:?}: {line:?} should name {needle:?}"
+        );
+    }
+
+    // Missing permission and a wrong password: the hub's own words.
+    home.koji_config(&password_profile(&hub));
+    let out = home
+        .koji_osbuild(&as_user("nobody", "nobodypass", &image_args(&["--nowait"])))
+        .await;
+    assert!(
+        out.one_line_error().contains("image permission required"),
+        "{out:#?}"
+    );
+    home.koji_config(&password_profile(&hub));
+    let out = home
+        .koji_osbuild(&as_user("kojiuser", "wrong", &image_args(&["--nowait"])))
+        .await;
+    let line = out.one_line_error();
+    assert!(line.contains("invalid username or password"), "{line}");
+    assert!(
+        !line.contains("wrong"),
+        "the password is not echoed: {line}"
+    );
+
+    // A missing architecture is a usage error (exit 2), as upstream's.
+    let out = home
+        .koji_osbuild(&[
+            "image",
+            "demo-image",
+            "42",
+            "fedora-42",
+            "fedora42-candidate",
+        ])
+        .await;
+    assert_eq!(out.code, 2, "{out:#?}");
+
+    // An unreachable hub names the URL.
+    home.koji_config("[koji]\nserver = http://127.0.0.1:9/kojihub\nauthtype = password\n");
+    let out = home
+        .koji_osbuild(&as_user("u", "p", &image_args(&["--nowait"])))
+        .await;
+    assert!(out.one_line_error().contains("127.0.0.1:9"), "{out:#?}");
+
+    assert_eq!(task_count(&hub).await, 0);
+}
+
+/// The hub half of a builder, played by the test: take the task, open it
+/// and close it with an upstream-shaped result.
+async fn run_task_as_host(hub: &TestHub, result: Option<Value>) {
+    let host = hub.login("builder.local", "hostpass").await;
+    host.exclusive_session(true)
+        .await
+        .expect("exclusive session");
+    // The scheduler only assigns to hosts that said they are ready.
+    host.host()
+        .update_host(0.0, true, None)
+        .await
+        .expect("updateHost");
+    let mut polls = 0;
+    let task = loop {
+        let tasks = host.host().get_tasks().await.expect("getTasks");
+        if let Some(task) = tasks.into_iter().next() {
+            break task;
+        }
+        polls += 1;
+        if polls == 150 {
+            // Give up quietly: the caller's assertions on the client's
+            // output then say what went wrong on its side.
+            eprintln!("no task was assigned within 30 s");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    host.host()
+        .open_task(task.id)
+        .await
+        .expect("openTask")
+        .expect("opened");
+    // Let the watcher see the task open before it finishes.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    match result {
+        Some(result) => host
+            .host()
+            .close_task(task.id, &result)
+            .await
+            .expect("closeTask"),
+        None => host
+            .host()
+            .fail_task(task.id, &koji::Fault::new(1005, "Compose failed (id: c-1)"))
+            .await
+            .expect("failTask"),
+    }
+}
+
+fn upstream_result() -> Value {
+    koji::json_to_value(&serde_json::json!({
+        "composer": {"server": "https://composer.example", "id": "c-1"},
+        "koji": {"build": 7}
+    }))
+}
+
+#[tokio::test]
+async fn wait_watches_the_task_and_prints_its_result() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+
+    let args = as_user(
+        "kojiuser",
+        "kojipass",
+        &[
+            "--poll-interval",
+            "1",
+            "image",
+            "demo-image",
+            "42",
+            "fedora-42",
+        ],
+    );
+    let args = [args.as_slice(), &["fedora42-candidate", "x86_64", "--wait"]].concat();
+    let (out, ()) = tokio::join!(
+        home.koji_osbuild(&args),
+        run_task_as_host(&hub, Some(upstream_result())),
+    );
+    let out = out.success();
+    let lines = out.stdout_lines();
+    assert!(
+        lines.contains(&"Watching tasks (this may be safely interrupted)..."),
+        "{out:#?}"
+    );
+    assert!(lines.contains(&"1 osbuildImage (noarch): free"), "{out:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("1 osbuildImage (noarch): ") && l.ends_with("-> closed")),
+        "{out:#?}"
+    );
+    assert!(
+        lines.contains(&"1 osbuildImage (noarch) completed successfully"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("{'composer': {'server': 'https://composer.example', 'id': 'c-1'}, 'koji': {'build': 7}}")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_task_makes_watch_exit_non_zero() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+    home.koji_osbuild(&as_user(
+        "kojiuser",
+        "kojipass",
+        &image_args(&["--nowait", "--quiet"]),
+    ))
+    .await
+    .success();
+
+    let (out, ()) = tokio::join!(
+        home.koji_osbuild(&["--poll-interval", "1", "watch", "1"]),
+        run_task_as_host(&hub, None),
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stdout.contains("1 osbuildImage (noarch) failed"),
+        "{out:#?}"
+    );
+}

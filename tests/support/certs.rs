@@ -52,14 +52,30 @@ impl Pki {
         openssl(
             dir,
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-days", "2", "-subj", "/CN=koji-osbuild test CA",
-                "-keyout", "ca.key", "-out", "ca.pem",
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=koji-osbuild test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
             ],
         );
-        Pki { dir: dir.to_path_buf() }
+        Pki {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -78,7 +94,12 @@ impl Pki {
 
     /// A client certificate with `cn` as its common name.
     pub fn client(&self, cn: &str) -> CertPair {
-        self.issue(&format!("client-{cn}"), cn, "extendedKeyUsage=clientAuth", 2)
+        self.issue(
+            &format!("client-{cn}"),
+            cn,
+            "extendedKeyUsage=clientAuth",
+            2,
+        )
     }
 
     fn issue(&self, file: &str, cn: &str, extensions: &str, days: u32) -> CertPair {
@@ -90,18 +111,44 @@ impl Pki {
         openssl(
             &self.dir,
             &[
-                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-subj", &format!("/CN={cn}"), "-keyout", &key, "-out", &csr,
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
             ],
         );
         openssl(
             &self.dir,
             &[
-                "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", &days.to_string(), "-extfile", &ext_file,
-                "-out", &cert,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                &days.to_string(),
+                "-extfile",
+                &ext_file,
+                "-out",
+                &cert,
             ],
         );
-        CertPair { cert: self.dir.join(cert), key: self.dir.join(key) }
+        CertPair {
+            cert: self.dir.join(cert),
+            key: self.dir.join(key),
+        }
     }
 }

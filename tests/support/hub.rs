@@ -50,7 +50,10 @@ impl TestHub {
     /// A hub serving HTTP and HTTPS (client certificates optional at the
     /// handshake, checked by sslLogin).
     pub fn start_tls() -> TestHub {
-        TestHub::start_with(HubOptions { tls: true, ..HubOptions::default() })
+        TestHub::start_with(HubOptions {
+            tls: true,
+            ..HubOptions::default()
+        })
     }
 
     pub fn start_with(opts: HubOptions) -> TestHub {
@@ -100,7 +103,12 @@ impl TestHub {
             .expect("start the test hub (is the venv there? run scripts/setup-venv)");
 
         let lines = read_until_ready(&mut child);
-        let get = |key: &str| lines.iter().find_map(|l| l.strip_prefix(key)).map(str::to_owned);
+        let get = |key: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::to_owned)
+        };
         let url = get("HUB_URL=").expect("hub printed HUB_URL");
         TestHub {
             https_url: get("HUB_HTTPS_URL="),
@@ -129,8 +137,8 @@ impl TestHub {
 
     /// A Koji client session on this hub, logged in with a password.
     pub async fn login(&self, user: &str, password: &str) -> koji::ClientSession {
-        let session = koji::ClientSession::new(&self.url, koji::Options::default())
-            .expect("client session");
+        let session =
+            koji::ClientSession::new(&self.url, koji::Options::default()).expect("client session");
         session.login(user, password).await.expect("login");
         session
     }

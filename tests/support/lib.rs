@@ -3,11 +3,11 @@
 //! loopback ports, generate TLS material, run the real binaries and the real
 //! `koji` CLI, and tear everything down when dropped.
 
+pub mod builder;
 pub mod certs;
 pub mod hub;
 pub mod run;
 pub mod sim;
-pub mod builder;
 
 use std::path::PathBuf;
 
