@@ -15,7 +15,10 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
     // `koji watch-task` is an anonymous command: watching needs no login,
     // so a password profile without --user/--password still watches.
     let global = match cli.command {
-        Command::Watch(_) => GlobalArgs { noauth: true, ..cli.global.clone() },
+        Command::Watch(_) => GlobalArgs {
+            noauth: true,
+            ..cli.global.clone()
+        },
         Command::Image(_) => cli.global.clone(),
     };
     let settings = session::settings(&global, &ConfigLocations::system())?;
@@ -38,11 +41,16 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
                 watch: watch_options,
                 running_in_background: image::running_in_background(),
             };
-            image::run(&mut hub, args, &ctx, &mut out, ctrl_c()).await.map_err(Into::into)
+            image::run(&mut hub, args, &ctx, &mut out, ctrl_c())
+                .await
+                .map_err(Into::into)
         }
         Command::Watch(args) => {
             // As `koji watch-task`: the relevant logs of failed tasks too.
-            let options = WatchOptions { topurl: settings.topurl.clone(), ..watch_options };
+            let options = WatchOptions {
+                topurl: settings.topurl.clone(),
+                ..watch_options
+            };
             watch::watch_tasks(&mut hub, &args.task_ids, &options, &mut out, ctrl_c())
                 .await
                 .map_err(Into::into)

@@ -228,11 +228,15 @@ where
     let mut command = Cli::command();
     let matches = command.try_get_matches_from_mut(argv)?;
     let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
-    if let (Command::Image(image), Some(("image", sub))) = (&mut cli.command, matches.subcommand()) {
+    if let (Command::Image(image), Some(("image", sub))) = (&mut cli.command, matches.subcommand())
+    {
         image.repo_args = repo_args_in_order(sub);
         if let Some(RepoArg::PackageSets(_)) = image.repo_args.first() {
             // optparse's OptionValueError in upstream's parse_repo_package_set.
-            let mut image_cmd = command.find_subcommand_mut("image").cloned().unwrap_or_default();
+            let mut image_cmd = command
+                .find_subcommand_mut("image")
+                .cloned()
+                .unwrap_or_default();
             return Err(image_cmd.error(
                 clap::error::ErrorKind::ArgumentConflict,
                 "Need '--repo' for --repo-package-sets",
@@ -279,8 +283,15 @@ mod tests {
     #[test]
     fn missing_arch_is_a_usage_error() {
         // upstream test_basic_invocation: SystemExit(2) mentioning the command
-        let err = parse_from(["koji-osbuild", "image", "name", "version", "distro", "target"])
-            .expect_err("an arch is required");
+        let err = parse_from([
+            "koji-osbuild",
+            "image",
+            "name",
+            "version",
+            "distro",
+            "target",
+        ])
+        .expect_err("an arch is required");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("<ARCH>"), "{err}");
     }
@@ -300,7 +311,16 @@ mod tests {
 
     #[test]
     fn options_may_come_between_positionals() {
-        let args = image(&["name", "--release", "r1", "version", "distro", "target", "a", "--skip-tag"]);
+        let args = image(&[
+            "name",
+            "--release",
+            "r1",
+            "version",
+            "distro",
+            "target",
+            "a",
+            "--skip-tag",
+        ]);
         assert_eq!(args.release.as_deref(), Some("r1"));
         assert!(args.skip_tag);
         assert_eq!(args.arch, ["a"]);
@@ -323,13 +343,23 @@ mod tests {
     #[test]
     fn repo_arguments_keep_their_order() {
         let args = image(&[
-            "n", "v", "d", "t", "a",
-            "--repo", "https://first.repo",
-            "--repo-package-sets", "a; b; c",
-            "--repo-package-sets", "d",
-            "--repo", "https://second.repo",
-            "--repo-package-sets", "alpha",
-            "--repo", "https://third.repo",
+            "n",
+            "v",
+            "d",
+            "t",
+            "a",
+            "--repo",
+            "https://first.repo",
+            "--repo-package-sets",
+            "a; b; c",
+            "--repo-package-sets",
+            "d",
+            "--repo",
+            "https://second.repo",
+            "--repo-package-sets",
+            "alpha",
+            "--repo",
+            "https://third.repo",
         ]);
         assert_eq!(
             args.repo_args,
@@ -347,12 +377,25 @@ mod tests {
     #[test]
     fn package_sets_need_a_repo_before_them() {
         let err = parse_from([
-            "koji-osbuild", "image", "n", "v", "d", "t", "a",
-            "--repo-package-sets", "os", "--repo", "https://r",
+            "koji-osbuild",
+            "image",
+            "n",
+            "v",
+            "d",
+            "t",
+            "a",
+            "--repo-package-sets",
+            "os",
+            "--repo",
+            "https://r",
         ])
         .expect_err("package sets before any repo");
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("Need '--repo' for --repo-package-sets"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("Need '--repo' for --repo-package-sets"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -364,8 +407,20 @@ mod tests {
     #[test]
     fn global_options_before_and_after_the_command() {
         let cli = parse_from([
-            "koji-osbuild", "--profile", "stg", "-q", "image", "n", "v", "d", "t", "a",
-            "--server", "https://hub/kojihub", "--authtype", "ssl",
+            "koji-osbuild",
+            "--profile",
+            "stg",
+            "-q",
+            "image",
+            "n",
+            "v",
+            "d",
+            "t",
+            "a",
+            "--server",
+            "https://hub/kojihub",
+            "--authtype",
+            "ssl",
         ])
         .expect("parses");
         assert_eq!(cli.global.profile.as_deref(), Some("stg"));

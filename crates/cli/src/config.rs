@@ -24,7 +24,9 @@ impl ConfigLocations {
     pub fn system() -> Self {
         ConfigLocations {
             etc: PathBuf::from("/etc"),
-            home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
+            home: std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
         }
     }
 
@@ -43,13 +45,21 @@ pub enum ConfigError {
     #[error("config file {0} can't be opened")]
     Unreadable(PathBuf, #[source] std::io::Error),
     #[error("{path}, line {line}: {message}")]
-    Syntax { path: PathBuf, line: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("value for {0} config option must be a valid integer")]
     NotInteger(String),
     #[error("value for {0} config option must be a boolean, not {1:?}")]
     NotBoolean(String, String),
     #[error("config option {key} in profile {profile}: {message}")]
-    Interpolation { profile: String, key: String, message: String },
+    Interpolation {
+        profile: String,
+        key: String,
+        message: String,
+    },
 }
 
 /// The settings of one profile: koji's `config_defaults`, overridden by the
@@ -141,8 +151,8 @@ pub fn read_config(
 
     let mut ini = Ini::default();
     for file in &files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| ConfigError::Unreadable(file.clone(), e))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| ConfigError::Unreadable(file.clone(), e))?;
         ini.read(&text, file)?;
     }
 
@@ -175,7 +185,9 @@ pub fn read_config(
 impl Profile {
     fn set(&mut self, key: &str, value: String) -> Result<(), ConfigError> {
         let int = |v: &str| -> Result<u64, ConfigError> {
-            v.trim().parse().map_err(|_| ConfigError::NotInteger(key.to_string()))
+            v.trim()
+                .parse()
+                .map_err(|_| ConfigError::NotInteger(key.to_string()))
         };
         let boolean = |v: &str| -> Result<bool, ConfigError> {
             match v.to_ascii_lowercase().as_str() {
@@ -208,7 +220,10 @@ impl Profile {
                 // koji keeps this one as a string: any non-empty value is true
                 // for requests, except that configparser already stripped it.
                 self.no_ssl_verify = !value.is_empty()
-                    && !matches!(value.to_ascii_lowercase().as_str(), "0" | "no" | "false" | "off")
+                    && !matches!(
+                        value.to_ascii_lowercase().as_str(),
+                        "0" | "no" | "false" | "off"
+                    )
             }
             "cert" => self.cert = Some(PathBuf::from(value)),
             "serverca" => self.serverca = Some(PathBuf::from(value)),
@@ -302,7 +317,10 @@ impl Ini {
                 return Err(syntax(lineno, "file contains no section headers"));
             };
             let Some(pos) = stripped.find(['=', ':']) else {
-                return Err(syntax(lineno, &format!("not a 'key = value' line: {stripped:?}")));
+                return Err(syntax(
+                    lineno,
+                    &format!("not a 'key = value' line: {stripped:?}"),
+                ));
             };
             let key = stripped[..pos].trim_end().to_lowercase();
             let value = stripped[pos + 1..].trim().to_string();
@@ -386,7 +404,9 @@ impl Ini {
                     out.push_str(&expand(referenced, items, depth + 1)?);
                     rest = &after[end + 2..];
                 } else {
-                    return Err(format!("'%' must be followed by '%' or '(', found: {rest:?}"));
+                    return Err(format!(
+                        "'%' must be followed by '%' or '(', found: {rest:?}"
+                    ));
                 }
             }
             out.push_str(rest);
@@ -417,7 +437,13 @@ mod tests {
             let home = dir.path().join("home");
             fs::create_dir_all(&etc).unwrap();
             fs::create_dir_all(home.join(".koji")).unwrap();
-            Fixture { locations: ConfigLocations { etc, home: Some(home) }, _dir: dir }
+            Fixture {
+                locations: ConfigLocations {
+                    etc,
+                    home: Some(home),
+                },
+                _dir: dir,
+            }
         }
         fn write(&self, rel: &str, text: &str) -> PathBuf {
             let path = if let Some(rest) = rel.strip_prefix("~/") {
@@ -447,11 +473,23 @@ mod tests {
     fn later_files_win() {
         let fx = Fixture::new();
         fx.write("koji.conf.d/10-a.conf", "[koji]\nserver = https://a/kojihub\nweburl = https://a/koji\ntopurl=https://a/kojifiles\n");
-        fx.write("koji.conf.d/20-b.conf", "[koji]\nserver = https://b/kojihub\n");
-        fx.write("koji.conf.d/ignored.txt", "[koji]\nserver = https://ignored\n");
-        fx.write("koji.conf", "[koji]\nweburl = https://etc/koji\npoll_interval = 9\n");
+        fx.write(
+            "koji.conf.d/20-b.conf",
+            "[koji]\nserver = https://b/kojihub\n",
+        );
+        fx.write(
+            "koji.conf.d/ignored.txt",
+            "[koji]\nserver = https://ignored\n",
+        );
+        fx.write(
+            "koji.conf",
+            "[koji]\nweburl = https://etc/koji\npoll_interval = 9\n",
+        );
         fx.write("~/.koji/config.d/a.conf", "[koji]\npoll_interval = 3\n");
-        fx.write("~/.koji/config", "[koji]\ntopurl = https://home/kojifiles\n");
+        fx.write(
+            "~/.koji/config",
+            "[koji]\ntopurl = https://home/kojifiles\n",
+        );
         let p = fx.read("koji").unwrap();
         assert_eq!(p.name.as_deref(), Some("koji"));
         // /etc/koji.conf.d is read before /etc/koji.conf, in sorted order
@@ -478,7 +516,10 @@ mod tests {
     #[test]
     fn explicit_config_file_replaces_the_user_files() {
         let fx = Fixture::new();
-        fx.write("koji.conf", "[koji]\nserver = https://etc/kojihub\nweburl = https://etc/koji\n");
+        fx.write(
+            "koji.conf",
+            "[koji]\nserver = https://etc/kojihub\nweburl = https://etc/koji\n",
+        );
         fx.write("~/.koji/config", "[koji]\nserver = https://home/kojihub\n");
         let other = fx.write("~/other.conf", "[koji]\nserver = https://other/kojihub\n");
         let p = read_config("koji", Some(&other), &fx.locations).unwrap();
@@ -515,7 +556,10 @@ mod tests {
     #[test]
     fn continuation_lines() {
         let fx = Fixture::new();
-        fx.write("koji.conf", "[koji]\nserver = https://a\n  /kojihub\nweburl = https://w\n");
+        fx.write(
+            "koji.conf",
+            "[koji]\nserver = https://a\n  /kojihub\nweburl = https://w\n",
+        );
         let p = fx.read("koji").unwrap();
         assert_eq!(p.server, "https://a\n/kojihub");
         assert_eq!(p.weburl, "https://w");
@@ -527,7 +571,13 @@ mod tests {
         let fx = Fixture::new();
         fx.write("koji.conf", "[koji]\nuser = alice\npassword = secret\n");
         let p = fx.read("koji").unwrap();
-        assert_eq!(p, Profile { name: Some("koji".into()), ..Profile::default() });
+        assert_eq!(
+            p,
+            Profile {
+                name: Some("koji".into()),
+                ..Profile::default()
+            }
+        );
     }
 
     #[test]
@@ -539,7 +589,11 @@ mod tests {
             "value for poll_interval config option must be a valid integer"
         );
         fx.write("koji.conf", "[koji]\nanon_retry = maybe\n");
-        assert!(fx.read("koji").unwrap_err().to_string().contains("anon_retry"));
+        assert!(fx
+            .read("koji")
+            .unwrap_err()
+            .to_string()
+            .contains("anon_retry"));
         fx.write("koji.conf", "server = x\n[koji]\n");
         assert!(fx.read("koji").unwrap_err().to_string().contains("line 1"));
         fx.write("koji.conf", "[koji]\nserver = 50%\n");

@@ -120,7 +120,10 @@ impl TaskState {
     }
 
     pub fn is_done(self) -> bool {
-        matches!(self, TaskState::Closed | TaskState::Canceled | TaskState::Failed)
+        matches!(
+            self,
+            TaskState::Closed | TaskState::Canceled | TaskState::Failed
+        )
     }
 }
 

@@ -21,9 +21,17 @@ use crate::watch::{self, WatchOptions};
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error("{flag} {}: cannot read the file: {}", .path.display(), io_reason(.source))]
-    ReadFile { flag: &'static str, path: PathBuf, source: std::io::Error },
+    ReadFile {
+        flag: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{flag} {}: not valid JSON: {source}", .path.display())]
-    Json { flag: &'static str, path: PathBuf, source: serde_json::Error },
+    Json {
+        flag: &'static str,
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Invalid(#[from] osbuild_task::ValidationError),
     #[error("Unknown build target: {0}")]
@@ -31,7 +39,10 @@ pub enum ImageError {
     #[error("Unknown destination tag: {0}")]
     UnknownDestinationTag(String),
     #[error("{}", hub_line(.call, .source))]
-    Hub { call: &'static str, source: HubError },
+    Hub {
+        call: &'static str,
+        source: HubError,
+    },
     #[error(transparent)]
     Watch(#[from] watch::WatchError),
     #[error("cannot write to standard output: {0}")]
@@ -42,7 +53,9 @@ pub enum ImageError {
 /// permission required ...`); anything else names the call that failed.
 fn hub_line(call: &str, err: &HubError) -> String {
     match err {
-        HubError::Fault { code, message } => format!("{}: {}", fault_class_name(*code), message.trim()),
+        HubError::Fault { code, message } => {
+            format!("{}: {}", fault_class_name(*code), message.trim())
+        }
         HubError::Other(other) => format!("{call} failed: {other}"),
     }
 }
@@ -92,11 +105,25 @@ pub fn build_opts(args: &ImageArgs) -> Result<Map<String, Json>, ImageError> {
     if !ostree.is_empty() {
         opts.insert("ostree".into(), Json::Object(ostree));
     }
-    if let Some(path) = args.customizations.as_deref().filter(|p| !p.as_os_str().is_empty()) {
-        opts.insert("customizations".into(), load_json("--customizations", path)?);
+    if let Some(path) = args
+        .customizations
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        opts.insert(
+            "customizations".into(),
+            load_json("--customizations", path)?,
+        );
     }
-    if let Some(path) = args.upload_options.as_deref().filter(|p| !p.as_os_str().is_empty()) {
-        opts.insert("upload_options".into(), load_json("--upload-options", path)?);
+    if let Some(path) = args
+        .upload_options
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        opts.insert(
+            "upload_options".into(),
+            load_json("--upload-options", path)?,
+        );
     }
     Ok(opts)
 }
@@ -130,7 +157,11 @@ fn repos(repo_args: &[RepoArg]) -> Vec<Json> {
                 let mut sets: Vec<String> = entry
                     .get("package_sets")
                     .and_then(Json::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 sets.extend(value.split(';').map(|s| s.trim().to_string()));
                 // Python sorts str by code point, which is UTF-8 byte order.
@@ -200,12 +231,18 @@ pub async fn run<H: Hub, W: Write>(
     let target = hub
         .get_build_target(&args.target)
         .await
-        .map_err(|source| ImageError::Hub { call: "getBuildTarget", source })?
+        .map_err(|source| ImageError::Hub {
+            call: "getBuildTarget",
+            source,
+        })?
         .ok_or_else(|| ImageError::UnknownTarget(args.target.clone()))?;
     let tag_exists = hub
         .tag_exists(target.dest_tag)
         .await
-        .map_err(|source| ImageError::Hub { call: "getTag", source })?;
+        .map_err(|source| ImageError::Hub {
+            call: "getTag",
+            source,
+        })?;
     if !tag_exists {
         return Err(ImageError::UnknownDestinationTag(target.dest_tag_name));
     }
@@ -215,7 +252,10 @@ pub async fn run<H: Hub, W: Write>(
         out.flush()?;
     }
 
-    hub.activate().await.map_err(|source| ImageError::Hub { call: "login", source })?;
+    hub.activate().await.map_err(|source| ImageError::Hub {
+        call: "login",
+        source,
+    })?;
 
     let call = ImageCall {
         name: args.name.clone(),
@@ -230,7 +270,10 @@ pub async fn run<H: Hub, W: Write>(
     let task_id = hub
         .osbuild_image(&call)
         .await
-        .map_err(|source| ImageError::Hub { call: "osbuildImage", source })?;
+        .map_err(|source| ImageError::Hub {
+            call: "osbuildImage",
+            source,
+        })?;
 
     if !ctx.quiet {
         writeln!(out, "Created task: {task_id}")?;
@@ -243,13 +286,19 @@ pub async fn run<H: Hub, W: Write>(
         return Ok(0);
     }
 
-    hub.logout().await.map_err(|source| ImageError::Hub { call: "logout", source })?;
+    hub.logout().await.map_err(|source| ImageError::Hub {
+        call: "logout",
+        source,
+    })?;
     let rv = watch::watch_tasks(hub, &[task_id], &ctx.watch, out, interrupt).await?;
     if rv == 0 {
         let result = hub
             .get_task_result(task_id)
             .await
-            .map_err(|source| ImageError::Hub { call: "getTaskResult", source })?;
+            .map_err(|source| ImageError::Hub {
+                call: "getTaskResult",
+                source,
+            })?;
         writeln!(out, "{}", pyfmt::repr(&PyValue::from(&result)))?;
         out.flush()?;
     }
@@ -298,10 +347,16 @@ mod tests {
             next_task: 1,
             ..FakeHub::default()
         };
-        hub.task(1, "osbuildImage", &[(TaskState::Open, Some(1)), (TaskState::Closed, Some(1))]);
+        hub.task(
+            1,
+            "osbuildImage",
+            &[(TaskState::Open, Some(1)), (TaskState::Closed, Some(1))],
+        );
         hub.results.insert(
             1,
-            Ok(koji::Value::from(json!({"composer": {"server": "https://c", "id": "42"}, "koji": {"build": 23}}))),
+            Ok(koji::Value::from(
+                json!({"composer": {"server": "https://c", "id": "42"}, "koji": {"build": 23}}),
+            )),
         );
         hub
     }
@@ -315,10 +370,21 @@ mod tests {
         }
     }
 
-    async fn run_image(hub: &mut FakeHub, argv: &[&str], background: bool) -> (Result<i32, ImageError>, String) {
+    async fn run_image(
+        hub: &mut FakeHub,
+        argv: &[&str],
+        background: bool,
+    ) -> (Result<i32, ImageError>, String) {
         let args = image_args(argv);
         let mut out = Vec::new();
-        let rv = run(hub, &args, &context(background), &mut out, std::future::pending()).await;
+        let rv = run(
+            hub,
+            &args,
+            &context(background),
+            &mut out,
+            std::future::pending(),
+        )
+        .await;
         (rv, String::from_utf8(out).expect("utf-8"))
     }
 
@@ -341,9 +407,12 @@ mod tests {
         let (rv, out) = run_image(
             &mut hub,
             &argv(&[
-                "--repo", "https://first.repo",
-                "--repo", "https://second.repo",
-                "--release", "20200202.n2",
+                "--repo",
+                "https://first.repo",
+                "--repo",
+                "https://second.repo",
+                "--release",
+                "20200202.n2",
                 "--skip-tag",
             ]),
             false,
@@ -352,7 +421,13 @@ mod tests {
         assert_eq!(rv.expect("runs"), 0);
         let call = &hub.submitted[0];
         assert_eq!(
-            (call.name.as_str(), call.version.as_str(), call.distro.as_str(), call.image_type.as_str(), call.target.as_str()),
+            (
+                call.name.as_str(),
+                call.version.as_str(),
+                call.distro.as_str(),
+                call.image_type.as_str(),
+                call.target.as_str()
+            ),
             ("name", "version", "distro", "guest-image", "target")
         );
         assert_eq!(call.arches, ["arch1"]);
@@ -368,8 +443,14 @@ mod tests {
         assert_eq!(
             hub.calls,
             [
-                "getBuildTarget(target)", "getTag(42)", "activate", "osbuildImage", "logout",
-                "getTaskInfo(1)", "getTaskInfo(1)", "getTaskResult(1)",
+                "getBuildTarget(target)",
+                "getTag(42)",
+                "activate",
+                "osbuildImage",
+                "logout",
+                "getTaskInfo(1)",
+                "getTaskInfo(1)",
+                "getTaskResult(1)",
             ]
         );
         assert_eq!(
@@ -399,9 +480,12 @@ mod tests {
         let path = path.to_str().unwrap().to_string();
         let mut hub = valid_hub();
         let mut v = argv(&[
-            "--repo", "https://first.repo",
-            "--repo", "https://second.repo",
-            "--release", "20200202.n2",
+            "--repo",
+            "https://first.repo",
+            "--repo",
+            "https://second.repo",
+            "--release",
+            "20200202.n2",
             "--customizations",
         ]);
         v.push(&path);
@@ -423,12 +507,18 @@ mod tests {
         let (rv, _) = run_image(
             &mut hub,
             &argv(&[
-                "--repo", "https://first.repo",
-                "--repo", "https://second.repo",
-                "--release", "20200202.n2",
-                "--ostree-parent", "ostree/$arch/staging",
-                "--ostree-ref", "ostree/$arch/production",
-                "--ostree-url", "https://osbuild.org/repo",
+                "--repo",
+                "https://first.repo",
+                "--repo",
+                "https://second.repo",
+                "--release",
+                "20200202.n2",
+                "--ostree-parent",
+                "ostree/$arch/staging",
+                "--ostree-ref",
+                "ostree/$arch/production",
+                "--ostree-url",
+                "https://osbuild.org/repo",
             ]),
             false,
         )
@@ -448,7 +538,10 @@ mod tests {
         );
         // only the keys given
         let args = image_args(&argv(&["--ostree-ref", "r"]));
-        assert_eq!(Json::Object(build_opts(&args).unwrap()), json!({"ostree": {"ref": "r"}}));
+        assert_eq!(
+            Json::Object(build_opts(&args).unwrap()),
+            json!({"ostree": {"ref": "r"}})
+        );
     }
 
     #[tokio::test]
@@ -457,13 +550,20 @@ mod tests {
         let (rv, out) = run_image(
             &mut hub,
             &argv(&[
-                "--repo", "https://first.repo",
-                "--repo-package-sets", "a; b; c",
-                "--repo-package-sets", "d",
-                "--repo", "https://second.repo",
-                "--repo-package-sets", "alpha",
-                "--repo", "https://third.repo",
-                "--release", "20200202.n2",
+                "--repo",
+                "https://first.repo",
+                "--repo-package-sets",
+                "a; b; c",
+                "--repo-package-sets",
+                "d",
+                "--repo",
+                "https://second.repo",
+                "--repo-package-sets",
+                "alpha",
+                "--repo",
+                "https://third.repo",
+                "--release",
+                "20200202.n2",
             ]),
             false,
         )
@@ -480,21 +580,30 @@ mod tests {
                 ],
             })
         );
-        assert!(out.contains(
-            "{'release': '20200202.n2',\n \
+        assert!(
+            out.contains(
+                "{'release': '20200202.n2',\n \
              'repo': [{'baseurl': 'https://first.repo',\n           \
              'package_sets': ['a', 'b', 'c', 'd']},\n          \
              {'baseurl': 'https://second.repo', 'package_sets': ['alpha']},\n          \
              {'baseurl': 'https://third.repo'}]}\n"
-        ), "{out}");
+            ),
+            "{out}"
+        );
     }
 
     #[test]
     fn repo_rules_follow_the_first_repo() {
         // A plain first repo keeps later repos plain (upstream checks repo[0]).
         let args = image_args(&argv(&[
-            "--repo", "https://a", "--repo", "https://b", "--repo-package-sets", "x;x; y ;",
-            "--repo", "https://c",
+            "--repo",
+            "https://a",
+            "--repo",
+            "https://b",
+            "--repo-package-sets",
+            "x;x; y ;",
+            "--repo",
+            "https://c",
         ]));
         assert_eq!(
             Json::Object(build_opts(&args).unwrap()),
@@ -515,7 +624,10 @@ mod tests {
         let mut hub = valid_hub();
         hub.tag_exists = false;
         let (rv, _) = run_image(&mut hub, &BASE, false).await;
-        assert_eq!(rv.unwrap_err().to_string(), "Unknown destination tag: target-dest");
+        assert_eq!(
+            rv.unwrap_err().to_string(),
+            "Unknown destination tag: target-dest"
+        );
         assert_eq!(hub.calls, ["getBuildTarget(target)", "getTag(42)"]);
     }
 
@@ -539,7 +651,12 @@ mod tests {
     #[tokio::test]
     async fn unreadable_and_invalid_files() {
         let mut hub = valid_hub();
-        let (rv, _) = run_image(&mut hub, &argv(&["--customizations", "/no/such/c.json"]), false).await;
+        let (rv, _) = run_image(
+            &mut hub,
+            &argv(&["--customizations", "/no/such/c.json"]),
+            false,
+        )
+        .await;
         assert_eq!(
             rv.unwrap_err().to_string(),
             "--customizations /no/such/c.json: cannot read the file: No such file or directory"
@@ -560,11 +677,18 @@ mod tests {
 
     #[tokio::test]
     async fn nowait_and_background() {
-        for (extra, background) in [(&["--nowait"][..], false), (&[][..], true), (&["--wait", "--nowait"][..], false)] {
+        for (extra, background) in [
+            (&["--nowait"][..], false),
+            (&[][..], true),
+            (&["--wait", "--nowait"][..], false),
+        ] {
             let mut hub = valid_hub();
             let (rv, out) = run_image(&mut hub, &argv(extra), background).await;
             assert_eq!(rv.expect("runs"), 0);
-            assert!(out.ends_with("Created task: 1\nTask info: http://osbuild.org/taskinfo?taskID=1\n"), "{out}");
+            assert!(
+                out.ends_with("Created task: 1\nTask info: http://osbuild.org/taskinfo?taskID=1\n"),
+                "{out}"
+            );
             assert_eq!(hub.calls.last().map(String::as_str), Some("osbuildImage"));
         }
         // --wait waits even in the background
@@ -582,7 +706,9 @@ mod tests {
         ctx.quiet = true;
         ctx.watch.quiet = true;
         let mut out = Vec::new();
-        let rv = run(&mut hub, &args, &ctx, &mut out, std::future::pending()).await.unwrap();
+        let rv = run(&mut hub, &args, &ctx, &mut out, std::future::pending())
+            .await
+            .unwrap();
         assert_eq!(rv, 0);
         assert_eq!(hub.submitted[0].priority, Some(-2));
         // upstream prints the result even when quiet
@@ -596,7 +722,8 @@ mod tests {
     async fn failed_task_exits_1_without_result() {
         let mut hub = valid_hub();
         hub.task(1, "osbuildImage", &[(TaskState::Failed, Some(1))]);
-        hub.results.insert(1, Err((1005, "Compose failed (id: x)".into())));
+        hub.results
+            .insert(1, Err((1005, "Compose failed (id: x)".into())));
         let (rv, out) = run_image(&mut hub, &BASE, false).await;
         assert_eq!(rv.unwrap(), 1);
         assert!(out.ends_with("1 osbuildImage (noarch) failed\n"), "{out}");
@@ -605,7 +732,10 @@ mod tests {
     #[tokio::test]
     async fn hub_faults_read_like_koji() {
         let mut hub = valid_hub();
-        hub.submit_fault = Some((1004, "image permission required (logged in as nobody)".into()));
+        hub.submit_fault = Some((
+            1004,
+            "image permission required (logged in as nobody)".into(),
+        ));
         let (rv, _) = run_image(&mut hub, &BASE, false).await;
         assert_eq!(
             rv.unwrap_err().to_string(),

@@ -33,7 +33,10 @@ fn main() -> ExitCode {
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "koji-osbuild".into());
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("{progname}: error: cannot start the async runtime: {err}");
@@ -61,7 +64,11 @@ fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut source = err.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        let short = text.split(" (os error ").next().unwrap_or(&text).to_string();
+        let short = text
+            .split(" (os error ")
+            .next()
+            .unwrap_or(&text)
+            .to_string();
         if !short.is_empty() && !line.contains(&short) {
             line.push_str(": ");
             line.push_str(&text);

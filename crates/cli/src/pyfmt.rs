@@ -68,7 +68,10 @@ impl From<&koji::Value> for PyValue {
             K::Base64(b) => PyValue::Bytes(b.clone()),
             K::Array(items) => PyValue::List(items.iter().map(PyValue::from).collect()),
             K::Struct(members) => PyValue::Dict(
-                members.iter().map(|(k, v)| (k.clone(), PyValue::from(v))).collect(),
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), PyValue::from(v)))
+                    .collect(),
             ),
         }
     }
@@ -279,8 +282,8 @@ fn splitlines_keepends(s: &str) -> Vec<&str> {
                 }
                 _ => i + 1,
             },
-            '\n' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}'
-            | '\u{2028}' | '\u{2029}' => i + c.len_utf8(),
+            '\n' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => i + c.len_utf8(),
             _ => continue,
         };
         lines.push(&s[start..end]);
@@ -367,7 +370,14 @@ impl Printer {
         out.push('}');
     }
 
-    fn pprint_list(&self, items: &[PyValue], out: &mut String, indent: i64, allowance: i64, level: u32) {
+    fn pprint_list(
+        &self,
+        items: &[PyValue],
+        out: &mut String,
+        indent: i64,
+        allowance: i64,
+        level: u32,
+    ) {
         out.push('[');
         let indent = indent + 1;
         let allowance = allowance + 1;
@@ -489,7 +499,10 @@ mod tests {
     fn fixtures_cover_wrapping() {
         let cases = fixtures();
         assert!(cases.len() > 50);
-        assert!(cases.iter().any(|c| c.pprint.starts_with('(')), "a wrapped top-level str");
+        assert!(
+            cases.iter().any(|c| c.pprint.starts_with('(')),
+            "a wrapped top-level str"
+        );
         assert!(cases.iter().filter(|c| c.pprint.contains('\n')).count() > 8);
     }
 
@@ -503,7 +516,10 @@ mod tests {
                     ("id".into(), PyValue::Str("abc".into())),
                 ]),
             ),
-            ("koji".into(), PyValue::Dict(vec![("build".into(), PyValue::Int(1))])),
+            (
+                "koji".into(),
+                PyValue::Dict(vec![("build".into(), PyValue::Int(1))]),
+            ),
         ]);
         assert_eq!(
             repr(&result),
@@ -514,7 +530,10 @@ mod tests {
     #[test]
     fn bytes_and_splitlines() {
         assert_eq!(bytes_repr(b"a'\x00"), "b\"a'\\x00\"");
-        assert_eq!(splitlines_keepends("a\r\nb\rc\n"), vec!["a\r\n", "b\r", "c\n"]);
+        assert_eq!(
+            splitlines_keepends("a\r\nb\rc\n"),
+            vec!["a\r\n", "b\r", "c\n"]
+        );
         assert_eq!(space_parts("ab  cd e "), vec!["ab  ", "cd ", "e "]);
     }
 }

@@ -27,7 +27,9 @@ pub enum SessionError {
     Kerberos,
     #[error("password authentication needs --user and --password")]
     PasswordMissing,
-    #[error("ssl authentication needs a client certificate: --cert FILE, or cert in the koji config")]
+    #[error(
+        "ssl authentication needs a client certificate: --cert FILE, or cert in the koji config"
+    )]
     CertMissing,
     #[error("--session-fd {fd}: cannot read the session handed over: {reason}")]
     Handover { fd: i32, reason: String },
@@ -41,7 +43,10 @@ pub enum Auth {
     /// A logged-in session from the koji CLI plugin (`--session-fd`).
     Handover(SessionInfo),
     Anonymous,
-    Password { user: String, password: String },
+    Password {
+        user: String,
+        password: String,
+    },
     Ssl,
 }
 
@@ -70,7 +75,10 @@ pub struct Settings {
 }
 
 /// Merge the command line over the koji config, as the koji CLI does.
-pub fn settings(global: &GlobalArgs, locations: &ConfigLocations) -> Result<Settings, SessionError> {
+pub fn settings(
+    global: &GlobalArgs,
+    locations: &ConfigLocations,
+) -> Result<Settings, SessionError> {
     let profile_name = global.profile.as_deref().unwrap_or("koji");
     let profile: Profile =
         config::read_config(profile_name, global.config_file.as_deref(), locations)?;
@@ -83,13 +91,18 @@ pub fn settings(global: &GlobalArgs, locations: &ConfigLocations) -> Result<Sett
 
     let expand = |p: &PathBuf| locations.expand_user(&p.to_string_lossy());
     let cert = global.cert.as_ref().map(expand).or(profile.cert.clone());
-    let serverca = global.serverca.as_ref().map(expand).or(profile.serverca.clone());
+    let serverca = global
+        .serverca
+        .as_ref()
+        .map(expand)
+        .or(profile.serverca.clone());
 
     let authtype = match (global.authtype, profile.authtype.as_deref()) {
         (Some(t), _) => Some(t),
         (None, None | Some("")) => None,
         (None, Some(text)) => Some(
-            AuthType::from_config(text).ok_or_else(|| SessionError::BadAuthtype(text.to_string()))?,
+            AuthType::from_config(text)
+                .ok_or_else(|| SessionError::BadAuthtype(text.to_string()))?,
         ),
     };
 
@@ -104,7 +117,8 @@ pub fn settings(global: &GlobalArgs, locations: &ConfigLocations) -> Result<Sett
             return Err(SessionError::CertMissing);
         }
         Auth::Ssl
-    } else if authtype == Some(AuthType::Password) || (authtype.is_none() && global.user.is_some()) {
+    } else if authtype == Some(AuthType::Password) || (authtype.is_none() && global.user.is_some())
+    {
         match (&global.user, &global.password) {
             (Some(user), Some(password)) => Auth::Password {
                 user: user.clone(),
@@ -210,7 +224,10 @@ impl KojiHub {
             }
             _ => ClientSession::new(&settings.server, settings.options.clone())?,
         };
-        Ok(KojiHub { session, auth: settings.auth.clone() })
+        Ok(KojiHub {
+            session,
+            auth: settings.auth.clone(),
+        })
     }
 }
 
@@ -257,7 +274,12 @@ impl Hub for KojiHub {
             Value::from(call.distro.as_str()),
             Value::from(call.image_type.as_str()),
             Value::from(call.target.as_str()),
-            Value::Array(call.arches.iter().map(|a| Value::from(a.as_str())).collect()),
+            Value::Array(
+                call.arches
+                    .iter()
+                    .map(|a| Value::from(a.as_str()))
+                    .collect(),
+            ),
         ];
         let mut kwargs = koji::Struct::new();
         kwargs.insert("opts".into(), call.opts.clone());
@@ -278,7 +300,9 @@ impl Hub for KojiHub {
     }
 
     async fn get_task_info(&mut self, id: i64) -> Result<Option<TaskInfo>, HubError> {
-        let Some(info) = self.session.get_task_info(id, true).await? else { return Ok(None) };
+        let Some(info) = self.session.get_task_info(id, true).await? else {
+            return Ok(None);
+        };
         let request = match info.request_params() {
             Some(Ok(params)) => params,
             _ => Vec::new(),
@@ -312,13 +336,21 @@ impl Hub for KojiHub {
         // hubs that do not know all_volumes.
         let mut kwargs = koji::Struct::new();
         kwargs.insert("all_volumes".into(), Value::Bool(true));
-        match self.session.call_kw("listTaskOutput", vec![Value::Int(id)], kwargs).await {
+        match self
+            .session
+            .call_kw("listTaskOutput", vec![Value::Int(id)], kwargs)
+            .await
+        {
             Ok(Value::Struct(files)) => Ok(files
                 .into_iter()
                 .map(|(name, volumes)| {
                     let volumes = volumes
                         .as_array()
-                        .map(|v| v.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                        .map(|v| {
+                            v.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     (name, volumes)
                 })
@@ -329,7 +361,10 @@ impl Hub for KojiHub {
                     && e.to_string().contains("got an unexpected keyword argument") =>
             {
                 let names = self.session.list_task_output(id).await?;
-                Ok(names.into_iter().map(|n| (n, vec!["DEFAULT".to_string()])).collect())
+                Ok(names
+                    .into_iter()
+                    .map(|n| (n, vec!["DEFAULT".to_string()]))
+                    .collect())
             }
             Err(e) => Err(e.into()),
         }
@@ -356,7 +391,13 @@ mod tests {
         fs::write(etc.join("koji.conf"), conf).unwrap();
         let home = dir.path().join("home");
         fs::create_dir_all(&home).unwrap();
-        (dir, ConfigLocations { etc, home: Some(home) })
+        (
+            dir,
+            ConfigLocations {
+                etc,
+                home: Some(home),
+            },
+        )
     }
 
     const CONF: &str = "[koji]\nserver = https://conf/kojihub\nweburl = https://conf/koji\n\
@@ -368,7 +409,16 @@ mod tests {
     fn command_line_overrides_config() {
         let (_dir, loc) = locations(CONF);
         let s = settings(
-            &global(&["--server", "https://cli/kojihub", "--user", "u", "--password", "p", "--poll-interval", "9"]),
+            &global(&[
+                "--server",
+                "https://cli/kojihub",
+                "--user",
+                "u",
+                "--password",
+                "p",
+                "--poll-interval",
+                "9",
+            ]),
             &loc,
         )
         .unwrap();
@@ -413,17 +463,28 @@ mod tests {
         let cert = cert.to_str().unwrap();
         assert_eq!(auth(&["-p", "krb", "--cert", cert]).unwrap(), "Ssl");
         // a user without authtype means password
-        assert_eq!(auth(&["-p", "krb", "--user", "u", "--password", "p"]).unwrap(), "Password(user u)");
+        assert_eq!(
+            auth(&["-p", "krb", "--user", "u", "--password", "p"]).unwrap(),
+            "Password(user u)"
+        );
     }
 
     #[test]
     fn missing_profile() {
         let (_dir, loc) = locations(CONF);
         let err = settings(&global(&["-p", "nope", "--noauth"]), &loc).unwrap_err();
-        assert!(err.to_string().starts_with("no configuration for profile name: nope"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("no configuration for profile name: nope"),
+            "{err}"
+        );
         // the koji CLI plugin passes --server without the profile name
         let (_dir, empty) = locations("");
-        let s = settings(&global(&["--server", "http://h/kojihub", "--noauth"]), &empty).unwrap();
+        let s = settings(
+            &global(&["--server", "http://h/kojihub", "--noauth"]),
+            &empty,
+        )
+        .unwrap();
         assert_eq!(s.weburl, "http://localhost/koji");
         assert!(settings(&global(&["--noauth"]), &empty).is_err());
     }
@@ -432,14 +493,20 @@ mod tests {
     fn session_handover() {
         let (dir, loc) = locations(CONF);
         let path = dir.path().join("session.json");
-        fs::write(&path, r#"{"session-id": 7, "session-key": "3-secret", "callnum": null, "header-auth": true}"#)
-            .unwrap();
+        fs::write(
+            &path,
+            r#"{"session-id": 7, "session-key": "3-secret", "callnum": null, "header-auth": true}"#,
+        )
+        .unwrap();
         let file = fs::File::open(&path).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&file).to_string();
         let s = settings(&global(&["--session-fd", &fd]), &loc).unwrap();
         match &s.auth {
             Auth::Handover(info) => {
-                assert_eq!((info.id, info.key.as_str(), info.callnum, info.header_auth), (7, "3-secret", 0, true))
+                assert_eq!(
+                    (info.id, info.key.as_str(), info.callnum, info.header_auth),
+                    (7, "3-secret", 0, true)
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -448,10 +515,19 @@ mod tests {
         fs::write(&path, r#"{"session-id": "x", "session-key": "3-secret"}"#).unwrap();
         let file = fs::File::open(&path).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&file).to_string();
-        let err = settings(&global(&["--session-fd", &fd]), &loc).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("--session-fd {fd}: cannot read the session handed over: ")), "{err}");
+        let err = settings(&global(&["--session-fd", &fd]), &loc)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "--session-fd {fd}: cannot read the session handed over: "
+            )),
+            "{err}"
+        );
         assert!(!err.contains("secret"), "{err}");
-        let err = settings(&global(&["--session-fd", "999"]), &loc).unwrap_err().to_string();
+        let err = settings(&global(&["--session-fd", "999"]), &loc)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("No such file or directory"), "{err}");
     }
 }

@@ -74,7 +74,9 @@ impl Watched {
     }
 
     fn is_success(&self) -> bool {
-        self.info.as_ref().is_some_and(|i| i.state == TaskState::Closed)
+        self.info
+            .as_ref()
+            .is_some_and(|i| i.state == TaskState::Closed)
     }
 }
 
@@ -91,9 +93,17 @@ pub async fn watch_tasks<H: Hub, W: Write>(
     if task_ids.is_empty() {
         return Ok(0);
     }
-    let mut watcher = Watcher { hub, out, options, tasks: IndexMap::new() };
+    let mut watcher = Watcher {
+        hub,
+        out,
+        options,
+        tasks: IndexMap::new(),
+    };
     if !options.quiet {
-        writeln!(watcher.out, "Watching tasks (this may be safely interrupted)...")?;
+        writeln!(
+            watcher.out,
+            "Watching tasks (this may be safely interrupted)..."
+        )?;
     }
     watcher.out.flush()?;
     let outcome = {
@@ -127,7 +137,14 @@ impl<H: Hub, W: Write> Watcher<'_, H, W> {
         let quiet = self.options.quiet;
         let mut rv = 0;
         for &id in task_ids {
-            self.tasks.insert(id, Watched { id, level: 0, info: None });
+            self.tasks.insert(
+                id,
+                Watched {
+                    id,
+                    level: 0,
+                    info: None,
+                },
+            );
         }
         loop {
             let mut all_done = true;
@@ -150,7 +167,14 @@ impl<H: Hub, W: Write> Watcher<'_, H, W> {
                 }
                 for child in self.hub.get_task_children(id).await? {
                     if !self.tasks.contains_key(&child) {
-                        self.tasks.insert(child, Watched { id: child, level: level + 1, info: None });
+                        self.tasks.insert(
+                            child,
+                            Watched {
+                                id: child,
+                                level: level + 1,
+                                info: None,
+                            },
+                        );
                         self.update(child).await?;
                         // New children may have children of their own.
                         all_done = false;
@@ -172,7 +196,9 @@ impl<H: Hub, W: Write> Watcher<'_, H, W> {
 
     /// `TaskWatcher.update()`: true when a known task changed state.
     async fn update(&mut self, id: i64) -> Result<bool, Stop> {
-        let Some(task) = self.tasks.get(&id) else { return Ok(false) };
+        let Some(task) = self.tasks.get(&id) else {
+            return Ok(false);
+        };
         if task.is_done() {
             return Ok(false);
         }
@@ -271,7 +297,10 @@ impl<H: Hub, W: Write> Watcher<'_, H, W> {
                 _ => {}
             }
         }
-        writeln!(self.out, "  {free} free  {open} open  {done} done  {failed} failed")?;
+        writeln!(
+            self.out,
+            "  {free} free  {open} open  {done} done  {failed} failed"
+        )?;
         Ok(())
     }
 
@@ -415,7 +444,8 @@ pub(crate) mod tests {
 
     impl FakeHub {
         pub fn task(&mut self, id: i64, method: &str, states: &[(TaskState, Option<i64>)]) {
-            self.tasks.insert(id, (method.to_string(), states.iter().copied().collect()));
+            self.tasks
+                .insert(id, (method.to_string(), states.iter().copied().collect()));
         }
     }
 
@@ -446,7 +476,9 @@ pub(crate) mod tests {
         }
         async fn get_task_info(&mut self, id: i64) -> Result<Option<TaskInfo>, HubError> {
             self.calls.push(format!("getTaskInfo({id})"));
-            let Some((method, states)) = self.tasks.get_mut(&id) else { return Ok(None) };
+            let Some((method, states)) = self.tasks.get_mut(&id) else {
+                return Ok(None);
+            };
             let (state, host_id) = if states.len() > 1 {
                 states.pop_front().unwrap_or((TaskState::Free, None))
             } else {
@@ -471,13 +503,17 @@ pub(crate) mod tests {
             self.calls.push(format!("getTaskResult({id})"));
             match self.results.get(&id) {
                 Some(Ok(v)) => Ok(v.clone()),
-                Some(Err((code, message))) => {
-                    Err(HubError::Fault { code: *code, message: message.clone() })
-                }
+                Some(Err((code, message))) => Err(HubError::Fault {
+                    code: *code,
+                    message: message.clone(),
+                }),
                 None => Ok(Value::Nil),
             }
         }
-        async fn list_task_output(&mut self, id: i64) -> Result<Vec<(String, Vec<String>)>, HubError> {
+        async fn list_task_output(
+            &mut self,
+            id: i64,
+        ) -> Result<Vec<(String, Vec<String>)>, HubError> {
             Ok(self.outputs.get(&id).cloned().unwrap_or_default())
         }
     }
@@ -507,7 +543,12 @@ pub(crate) mod tests {
         hub.task(
             3,
             "osbuildImage",
-            &[(Free, None), (Open, Some(1)), (Open, Some(1)), (Closed, Some(1))],
+            &[
+                (Free, None),
+                (Open, Some(1)),
+                (Open, Some(1)),
+                (Closed, Some(1)),
+            ],
         );
         hub.task(4, "tagBuild", &[(Free, None), (Closed, Some(1))]);
         hub.children.insert(3, vec![4]);
@@ -532,7 +573,8 @@ pub(crate) mod tests {
     async fn a_failed_task_shows_the_fault_and_exits_1() {
         let mut hub = FakeHub::default();
         hub.task(5, "osbuildImage", &[(Open, Some(2)), (Failed, Some(2))]);
-        hub.results.insert(5, Err((1005, "Compose failed (id: demo-compose-2)".into())));
+        hub.results
+            .insert(5, Err((1005, "Compose failed (id: demo-compose-2)".into())));
         let (rv, out) = watch(&mut hub, &[5], &options(false)).await;
         assert_eq!(rv, 1);
         assert_eq!(
@@ -550,13 +592,17 @@ pub(crate) mod tests {
     async fn relevant_logs_with_a_topurl() {
         let mut hub = FakeHub::default();
         hub.task(12345, "osbuildImage", &[(Failed, Some(1))]);
-        hub.results.insert(12345, Err((1, "<class 'KeyError'>: 'version'".into())));
+        hub.results
+            .insert(12345, Err((1, "<class 'KeyError'>: 'version'".into())));
         hub.outputs.insert(
             12345,
             vec![
                 ("compose-status.json".into(), vec!["DEFAULT".into()]),
                 ("x86_64-guest-image.log.json".into(), vec!["DEFAULT".into()]),
-                ("koji-import.log".into(), vec!["DEFAULT".into(), "archive".into()]),
+                (
+                    "koji-import.log".into(),
+                    vec!["DEFAULT".into(), "archive".into()],
+                ),
             ],
         );
         let mut opts = options(false);
@@ -581,7 +627,12 @@ pub(crate) mod tests {
         hub.task(7, "osbuildImage", &[(Canceled, None)]);
         let (rv, out) = watch(&mut hub, &[7], &options(false)).await;
         assert_eq!(rv, 1);
-        assert!(out.ends_with("\n7 osbuildImage (noarch): canceled\n\n7 osbuildImage (noarch) was canceled\n"), "{out}");
+        assert!(
+            out.ends_with(
+                "\n7 osbuildImage (noarch): canceled\n\n7 osbuildImage (noarch) was canceled\n"
+            ),
+            "{out}"
+        );
 
         let (rv, out) = watch(&mut hub, &[99], &options(false)).await;
         assert_eq!(rv, 1);
@@ -606,7 +657,9 @@ pub(crate) mod tests {
         opts.poll_interval = Duration::from_secs(3600);
         let mut out = Vec::new();
         let interrupt = tokio::time::sleep(Duration::from_millis(50));
-        let rv = watch_tasks(&mut hub, &[3], &opts, &mut out, interrupt).await.expect("watch");
+        let rv = watch_tasks(&mut hub, &[3], &opts, &mut out, interrupt)
+            .await
+            .expect("watch");
         assert_eq!(rv, 1);
         let out = String::from_utf8(out).unwrap();
         assert!(
@@ -630,16 +683,29 @@ pub(crate) mod tests {
             host_id: None,
             request,
         };
-        assert_eq!(task_label(&info("osbuildImage", vec!["n".into()])), "osbuildImage (noarch)");
-        assert_eq!(task_label(&info("tagBuild", vec![Value::Int(2)])), "tagBuild (noarch)");
         assert_eq!(
-            task_label(&info("waitrepo", vec![Value::Int(3), Value::Nil, Value::Nil])),
+            task_label(&info("osbuildImage", vec!["n".into()])),
+            "osbuildImage (noarch)"
+        );
+        assert_eq!(
+            task_label(&info("tagBuild", vec![Value::Int(2)])),
+            "tagBuild (noarch)"
+        );
+        assert_eq!(
+            task_label(&info(
+                "waitrepo",
+                vec![Value::Int(3), Value::Nil, Value::Nil]
+            )),
             "waitrepo (3)"
         );
         assert_eq!(
             task_label(&info(
                 "waitrepo",
-                vec!["f42-build".into(), Value::Nil, Value::Array(vec!["a-1-1".into(), "b-1-1".into()])]
+                vec![
+                    "f42-build".into(),
+                    Value::Nil,
+                    Value::Array(vec!["a-1-1".into(), "b-1-1".into()])
+                ]
             )),
             "waitrepo (f42-build, a-1-1, b-1-1)"
         );
