@@ -383,23 +383,39 @@ impl Builder {
                 tracing::warn!(task_id = id, method = %t.method, "task did not stop in time");
             }
         }
-        let host = self.session.host();
-        // Freed tasks go back to the scheduler; another host (or this one
-        // after a restart) runs them again.
-        if let Err(e) = host.free_tasks(&ids).await {
-            tracing::warn!("freeing running tasks failed: {e}");
-        }
-        for id in &ids {
-            tracing::info!(task_id = id, "task freed (shutdown)");
-        }
-        if let Err(e) = host.update_host(0.0, false, None).await {
-            tracing::warn!("marking the host not ready failed: {e}");
-        }
-        if let Err(e) = self.session.logout().await {
-            tracing::warn!("logout failed: {e}");
+        // Koji's retries would keep an unreachable hub's farewell going for
+        // ten minutes; a stop must not hang that long (systemd kills after
+        // 90 s). What is not said here is fixed on the next start, which
+        // frees this host's leftover OPEN tasks.
+        let farewell = async {
+            let host = self.session.host();
+            // Freed tasks go back to the scheduler; another host (or this
+            // one after a restart) runs them again.
+            if let Err(e) = host.free_tasks(&ids).await {
+                tracing::warn!("freeing running tasks failed: {e}");
+            }
+            for id in &ids {
+                tracing::info!(task_id = id, "task freed (shutdown)");
+            }
+            if let Err(e) = host.update_host(0.0, false, None).await {
+                tracing::warn!("marking the host not ready failed: {e}");
+            }
+            if let Err(e) = self.session.logout().await {
+                tracing::warn!("logout failed: {e}");
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_HUB_TIMEOUT, farewell).await.is_err() {
+            tracing::warn!(
+                "the hub did not answer within {}s of the stop; leaving without logging out",
+                SHUTDOWN_HUB_TIMEOUT.as_secs()
+            );
         }
     }
 }
+
+/// How long the stop may spend telling the hub (freeTasks, updateHost,
+/// logout) before the process leaves anyway.
+const SHUTDOWN_HUB_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn is_session_lost(e: &koji::Error) -> bool {
     e.fault_kind().is_some_and(|k| k.is_auth_error())
