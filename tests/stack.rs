@@ -28,7 +28,10 @@ fn the_local_stack_builds_and_tags_an_image() {
         "  x86_64-guest-image.log.json",
         "  x86_64-guest-image.manifest.json",
     ] {
-        assert!(stdout.lines().any(|l| l == line), "missing {line:?} in:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing {line:?} in:\n{stdout}"
+        );
     }
     let result = stdout
         .lines()

@@ -404,7 +404,10 @@ impl Builder {
                 tracing::warn!("logout failed: {e}");
             }
         };
-        if tokio::time::timeout(SHUTDOWN_HUB_TIMEOUT, farewell).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_HUB_TIMEOUT, farewell)
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "the hub did not answer within {}s of the stop; leaving without logging out",
                 SHUTDOWN_HUB_TIMEOUT.as_secs()
