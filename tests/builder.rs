@@ -702,3 +702,77 @@ async fn canceled_task_is_stopped() {
     let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
     assert_eq!(info.state, TaskState::Canceled);
 }
+
+/// Upstream's test_compose_no_logs: composer cannot hand out the logs; that
+/// is a warning, the task still closes with everything else attached.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_logs_is_a_warning_not_a_failure() {
+    let s = stack(&["--compose-duration", "1s", "--logs-fail"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    let files = output(&user, task_id).await;
+    for f in [
+        "compose-request.json",
+        "compose-status.json",
+        "x86_64-guest-image.manifest.json",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} attached: {files:?}");
+    }
+    for f in [
+        "x86_64-guest-image.log.json",
+        "koji-init.log.json",
+        "koji-import.log.json",
+    ] {
+        assert!(!files.iter().any(|x| x == f), "{f} not attached: {files:?}");
+    }
+    let log = s.builder.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("Failed to fetch logs")),
+        "a warning in the builder log:\n{log}"
+    );
+}
+
+/// Upstream's test_compose_no_manifest: the same for the manifests.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_manifests_is_a_warning_not_a_failure() {
+    let s = stack(&["--compose-duration", "1s"], "");
+    // switched on at runtime through the admin endpoint
+    s.sim.set_faults(&json!({"manifests_fail": true}));
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    let files = output(&user, task_id).await;
+    for f in [
+        "compose-request.json",
+        "compose-status.json",
+        "x86_64-guest-image.log.json",
+        "koji-init.log.json",
+        "koji-import.log.json",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} attached: {files:?}");
+    }
+    assert!(
+        !files.iter().any(|x| x.ends_with(".manifest.json")),
+        "no manifest attached: {files:?}"
+    );
+    let log = s.builder.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("Failed to fetch manifests")),
+        "a warning in the builder log:\n{log}"
+    );
+}

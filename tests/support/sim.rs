@@ -79,6 +79,30 @@ impl ComposerSim {
         }
     }
 
+    /// `POST /_sim/faults` with `update` (see the simulator's README);
+    /// panics unless the simulator takes it.
+    pub fn set_faults(&self, update: &serde_json::Value) {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-f",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .arg("-d")
+            .arg(update.to_string())
+            .arg(format!("{}/_sim/faults", self.url))
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "POST /_sim/faults {update}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The simulator's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -178,6 +178,9 @@ async fn get_compose_logs(
 ) -> Result<Json<Value>, ApiError> {
     let c = find(&sim, &id)?;
     sim.stats().logs_requests += 1;
+    if sim.faults().logs_fail {
+        return Err(injected_not_found("logs_fail"));
+    }
     Ok(Json(c.logs_json()))
 }
 
@@ -187,7 +190,18 @@ async fn get_compose_manifests(
 ) -> Result<Json<Value>, ApiError> {
     let c = find(&sim, &id)?;
     sim.stats().manifests_requests += 1;
+    if sim.faults().manifests_fail {
+        return Err(injected_not_found("manifests_fail"));
+    }
     Ok(Json(c.manifests_json()))
+}
+
+/// A 404 for an injected fault: not a 5xx, so clients do not retry it.
+fn injected_not_found(fault: &str) -> ApiError {
+    ApiError::with_details(
+        errors::RESOURCE_NOT_FOUND,
+        format!("injected fault ({fault})"),
+    )
 }
 
 async fn get_compose_metadata(

@@ -747,6 +747,8 @@ mod tests {
             token_lifetime: Duration::from_secs(300),
             compose_duration: Duration::from_secs(2),
             koji_fail: None,
+            logs_fail: false,
+            manifests_fail: false,
         };
         Sim::new(
             Config {

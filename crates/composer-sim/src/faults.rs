@@ -67,6 +67,11 @@ pub struct Faults {
     pub compose_duration: Duration,
     /// Make the Koji side of new composes fail at this step.
     pub koji_fail: Option<KojiFailure>,
+    /// Answer `GET composes/{id}/logs` with a 404 (upstream's builder only
+    /// warns when it cannot fetch logs).
+    pub logs_fail: bool,
+    /// Answer `GET composes/{id}/manifests` with a 404 (a warning as well).
+    pub manifests_fail: bool,
 }
 
 /// A partial update of [`Faults`], the body of `POST /_sim/faults`.
@@ -92,6 +97,8 @@ pub struct FaultsUpdate {
     pub koji_fail: Option<Option<KojiFailure>>,
     #[serde(default)]
     pub expire_tokens: bool,
+    pub logs_fail: Option<bool>,
+    pub manifests_fail: Option<bool>,
 }
 
 fn koji_fail_update<'de, D: serde::Deserializer<'de>>(
@@ -150,6 +157,12 @@ impl Faults {
         if let Some(k) = update.koji_fail {
             next.koji_fail = k;
         }
+        if let Some(b) = update.logs_fail {
+            next.logs_fail = b;
+        }
+        if let Some(b) = update.manifests_fail {
+            next.manifests_fail = b;
+        }
         *self = next;
         Ok(())
     }
@@ -165,6 +178,8 @@ impl Faults {
             "token_lifetime": format_duration(self.token_lifetime),
             "compose_duration": format_duration(self.compose_duration),
             "koji_fail": self.koji_fail,
+            "logs_fail": self.logs_fail,
+            "manifests_fail": self.manifests_fail,
         })
     }
 }
@@ -206,6 +221,8 @@ mod tests {
             token_lifetime: Duration::from_secs(300),
             compose_duration: Duration::from_secs(2),
             koji_fail: None,
+            logs_fail: false,
+            manifests_fail: false,
         }
     }
 
@@ -241,6 +258,14 @@ mod tests {
         assert_eq!(f.fail_next, 0);
         assert_eq!(f.reset_next, 1);
         assert_eq!(f.koji_fail, None);
+
+        let up: FaultsUpdate =
+            serde_json::from_str(r#"{"logs_fail": true, "manifests_fail": true}"#).expect("parses");
+        f.apply(&up, &init).expect("applies");
+        assert!(f.logs_fail && f.manifests_fail);
+        let up: FaultsUpdate = serde_json::from_str(r#"{"logs_fail": false}"#).expect("parses");
+        f.apply(&up, &init).expect("applies");
+        assert!(!f.logs_fail && f.manifests_fail, "only logs_fail changed");
 
         let bad: FaultsUpdate = serde_json::from_str(r#"{"fail_status": 404}"#).expect("parses");
         assert!(f.apply(&bad, &init).is_err());

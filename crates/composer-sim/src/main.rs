@@ -97,6 +97,12 @@ struct Cli {
     /// Make the Koji side fail at `init` (before CGInitBuild) or `import`.
     #[arg(long, value_parser = koji_fail_arg)]
     koji_fail: Option<KojiFailure>,
+    /// Answer GET composes/{id}/logs with a 404.
+    #[arg(long)]
+    logs_fail: bool,
+    /// Answer GET composes/{id}/manifests with a 404.
+    #[arg(long)]
+    manifests_fail: bool,
 
     /// Content-generator user to log in to Koji as.
     #[arg(long, requires = "koji_password")]
@@ -180,6 +186,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         token_lifetime: cli.token_lifetime,
         compose_duration: cli.compose_duration,
         koji_fail: cli.koji_fail,
+        logs_fail: cli.logs_fail,
+        manifests_fail: cli.manifests_fail,
     };
     let credentials = KojiCredentials {
         user: cli.koji_user.clone(),
