@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::builder::{builder_conf, BuilderProcess};
+use e2e::builder::{builder_conf, builder_conf_cert, run_until_exit, BuilderProcess};
 use e2e::hub::TestHub;
 use e2e::sim::ComposerSim;
 use koji::{ClientSession, TaskInfo, TaskState, Value};
@@ -774,5 +774,54 @@ async fn no_manifests_is_a_warning_not_a_failure() {
         log.lines()
             .any(|l| l.contains("WARN") && l.contains("Failed to fetch manifests")),
         "a warning in the builder log:\n{log}"
+    );
+}
+
+/// A production host: sslLogin with the host's client certificate over the
+/// hub's HTTPS endpoint, the hub verified with `serverca`.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_logs_in_with_a_client_certificate_over_https() {
+    let hub = TestHub::start_tls();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "1s"]);
+    let ca = hub.pki.as_ref().expect("tls").ca();
+    let builder = BuilderProcess::start(&builder_conf_cert(&hub, &sim.url, &ca, ""));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    assert_eq!(
+        info.host_id,
+        Some(1),
+        "run by builder.local:\n{}",
+        builder.log()
+    );
+}
+
+/// A serverca that did not sign the hub's certificate: one clear line that
+/// names the hub and the CA file, and a non-zero exit (no retry loop).
+#[test]
+fn wrong_serverca_is_one_clear_line_and_a_failed_start() {
+    let hub = TestHub::start_tls();
+    let other = tempfile::tempdir().unwrap();
+    let wrong_ca = e2e::certs::Pki::new(other.path()).ca();
+    let conf = builder_conf_cert(&hub, "http://127.0.0.1:9", &wrong_ca, "");
+    let (status, stderr) = run_until_exit(&conf, Duration::from_secs(60));
+    assert!(!status.success(), "{status}: {stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("koji-osbuild-builder:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line:\n{stderr}");
+    let https = hub.https_url.as_deref().unwrap();
+    assert!(errors[0].contains(https), "names the hub: {}", errors[0]);
+    assert!(
+        errors[0].contains(&wrong_ca.display().to_string()),
+        "names the CA file: {}",
+        errors[0]
     );
 }

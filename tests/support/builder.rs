@@ -22,6 +22,75 @@ pub fn builder_conf(hub: &TestHub, composer_url: &str, extra: &str) -> String {
     )
 }
 
+/// The `[builder]` host keys for `builder.local` logging in with its client
+/// certificate over the TLS hub's HTTPS URL, verifying the hub with `serverca`.
+pub fn cert_host_keys(hub: &TestHub, serverca: &Path) -> String {
+    let pki = hub.pki.as_ref().expect("a TLS hub (TestHub::start_tls)");
+    let pair = pki.client("builder.local");
+    format!(
+        "server = {}
+cert = {}
+serverca = {}
+",
+        hub.https_url
+            .as_deref()
+            .expect("a TLS hub has an https URL"),
+        pair.combined().display(),
+        serverca.display(),
+    )
+}
+
+/// A builder.conf like [`builder_conf`] whose host logs in with a client
+/// certificate (see [`cert_host_keys`]) instead of a password.
+pub fn builder_conf_cert(
+    hub: &TestHub,
+    composer_url: &str,
+    serverca: &Path,
+    extra: &str,
+) -> String {
+    format!(
+        "[composer]\nserver = {composer_url}\n\n[koji]\nserver = {hub}\n\n\
+         [builder]\ntopurl = {topurl}\n{keys}\
+         sleeptime = 0.3\ncompose_poll_interval = 0.2\ncapacity = 12\n{extra}\n",
+        hub = hub.url,
+        topurl = hub.topurl,
+        keys = cert_host_keys(hub, serverca),
+    )
+}
+
+/// Runs the builder with `conf` until it exits on its own (a start-up
+/// error); returns its exit status and stderr. Panics after `timeout`.
+pub fn run_until_exit(conf: &str, timeout: Duration) -> (std::process::ExitStatus, String) {
+    let dir = tempfile::tempdir().expect("temp dir for the builder");
+    let config = dir.path().join("builder.conf");
+    std::fs::write(&config, conf).expect("write builder.conf");
+    let log = dir.path().join("builder.log");
+    let mut child = Command::new(workspace_bin("koji-osbuild-builder"))
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("builder log file"))
+        .spawn()
+        .expect("start koji-osbuild-builder");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return (status, std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the builder still runs after {timeout:?}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A running builder; killed when dropped, its log shown if the test failed.
 pub struct BuilderProcess {
     child: Option<Child>,

@@ -41,6 +41,17 @@ pub enum HostError {
         #[source]
         source: koji::Error,
     },
+    /// The TLS handshake with the hub failed over a certificate: the one
+    /// line names the hub, the CA file and the client certificate in use.
+    #[error("cannot log in to {hub} as the builder host: TLS certificate problem ({detail}); the hub's certificate was checked against {ca}{client}")]
+    HubCertificate {
+        hub: String,
+        detail: String,
+        /// "serverca <file>" or "the system CAs (no serverca set)".
+        ca: String,
+        /// ", client certificate <file>" or "".
+        client: String,
+    },
     #[error("cannot get an exclusive session on {hub} (is another builder running as this host? set [builder] force_exclusive = true to take over): {source}")]
     Exclusive {
         hub: String,
@@ -139,10 +150,7 @@ impl Builder {
             HostAuth::Password { user, password } => session.login(user, password).await,
             HostAuth::Certificate { .. } => session.ssl_login().await,
         };
-        login.map_err(|source| HostError::Login {
-            hub: hub.clone(),
-            source,
-        })?;
+        login.map_err(|source| login_error(&settings, source))?;
         session
             .exclusive_session(settings.force_exclusive)
             .await
@@ -419,6 +427,30 @@ impl Builder {
 /// How long the stop may spend telling the hub (freeTasks, updateHost,
 /// logout) before the process leaves anyway.
 const SHUTDOWN_HUB_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A failed login as the host; certificate trouble names the files in use.
+fn login_error(settings: &Settings, source: koji::Error) -> HostError {
+    let hub = settings.hub.clone();
+    match &source {
+        koji::Error::Transport { detail, .. } if detail.to_lowercase().contains("certificate") => {
+            HostError::HubCertificate {
+                hub,
+                detail: detail.clone(),
+                ca: match &settings.serverca {
+                    Some(ca) => format!("serverca {}", ca.display()),
+                    None => "the system CAs (no serverca set in [builder])".to_string(),
+                },
+                client: match &settings.auth {
+                    HostAuth::Certificate { cert, .. } => {
+                        format!(", client certificate {}", cert.display())
+                    }
+                    HostAuth::Password { .. } => String::new(),
+                },
+            }
+        }
+        _ => HostError::Login { hub, source },
+    }
+}
 
 fn is_session_lost(e: &koji::Error) -> bool {
     e.fault_kind().is_some_and(|k| k.is_auth_error())

@@ -68,7 +68,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("koji-osbuild-builder: {e:#}");
+            // Our errors carry their causes in their own message already;
+            // the `{:#}` chain would repeat them.
+            eprintln!("koji-osbuild-builder: {e}");
             ExitCode::FAILURE
         }
     }
