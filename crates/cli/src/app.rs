@@ -1,25 +1,54 @@
-//! The commands, wired to the hub: what `main` runs once the command line
-//! is parsed.
+//! The commands, wired to the hub or to composer: what `main` runs once the
+//! command line is parsed.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
-use crate::args::{Cli, Command, GlobalArgs};
+use crate::args::{Cli, Command, GlobalArgs, ImageArgs, WatchArgs};
+use crate::compose::{self, ComposeCommand};
 use crate::config::ConfigLocations;
 use crate::hub::Hub;
 use crate::image::{self, ImageContext};
 use crate::session::{self, KojiHub};
 use crate::watch::{self, WatchOptions};
 
+/// The commands that go through the Koji hub.
+enum KojiCommand {
+    Image(Box<ImageArgs>),
+    Watch(WatchArgs),
+}
+
 /// Run the command; `Ok` carries the exit status.
 pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
+    let Cli { global, command } = cli;
+    let compose_command = match command {
+        Command::Image(args) => return run_koji(global, KojiCommand::Image(args), progname).await,
+        Command::Watch(args) => return run_koji(global, KojiCommand::Watch(args), progname).await,
+        Command::Compose(args) => ComposeCommand::Create(args),
+        Command::ComposeStatus(args) => ComposeCommand::Status(args),
+        Command::ComposeWait(args) => ComposeCommand::Wait(args),
+    };
+    // Composer only: no koji configuration, no profile, no hub.
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let result = compose::run(&global, &compose_command, &mut out, terminal).await;
+    let _ = out.flush();
+    result
+}
+
+async fn run_koji(
+    global: GlobalArgs,
+    command: KojiCommand,
+    progname: String,
+) -> anyhow::Result<i32> {
     // `koji watch-task` is an anonymous command: watching needs no login,
     // so a password profile without --user/--password still watches.
-    let global = match cli.command {
-        Command::Watch(_) => GlobalArgs {
+    let global = match command {
+        KojiCommand::Watch(_) => GlobalArgs {
             noauth: true,
-            ..cli.global.clone()
+            ..global
         },
-        Command::Image(_) => cli.global.clone(),
+        KojiCommand::Image(_) => global,
     };
     let settings = session::settings(&global, &ConfigLocations::system())?;
     tracing::debug!(server = %settings.server, auth = ?settings.auth, "settings");
@@ -33,8 +62,8 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
 
-    let result: anyhow::Result<i32> = match &cli.command {
-        Command::Image(args) => {
+    let result: anyhow::Result<i32> = match &command {
+        KojiCommand::Image(args) => {
             let ctx = ImageContext {
                 quiet: settings.quiet,
                 weburl: &settings.weburl,
@@ -45,7 +74,7 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
                 .await
                 .map_err(Into::into)
         }
-        Command::Watch(args) => {
+        KojiCommand::Watch(args) => {
             // As `koji watch-task`: the relevant logs of failed tasks too.
             let options = WatchOptions {
                 topurl: settings.topurl.clone(),

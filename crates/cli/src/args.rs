@@ -2,6 +2,7 @@
 //! `koji osbuild-image` options, as clap definitions.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
@@ -14,7 +15,8 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
                   Global options and their defaults come from the koji client \
                   configuration (/etc/koji.conf, /etc/koji.conf.d/*.conf, \
                   ~/.koji/config.d/*.conf, ~/.koji/config), section --profile; \
-                  options given here override it."
+                  options given here override it. The compose commands talk to \
+                  osbuild-composer only and read no koji configuration."
 )]
 pub struct Cli {
     #[command(flatten, next_help_heading = "Global options (also after the command)")]
@@ -31,7 +33,8 @@ pub struct GlobalArgs {
     #[arg(short = 'p', long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
 
-    /// Load the profile's settings from this file instead of ~/.koji/config{,.d}
+    /// Load the profile's settings from this file instead of ~/.koji/config{,.d};
+    /// for the compose commands, a builder.conf to take composer's settings from
     #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
@@ -59,7 +62,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, hide_env_values = true)]
     pub password: Option<String>,
 
-    /// SSL client certificate (PEM, with its key) for ssl authentication
+    /// SSL client certificate (PEM, with its key) for ssl authentication; for
+    /// the compose commands, composer's client certificate: "CERT, KEY" or one
+    /// combined PEM file
     #[arg(long, global = true, value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
@@ -75,9 +80,10 @@ pub struct GlobalArgs {
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
 
-    /// Seconds between task state polls [default: config poll_interval, else 6]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub poll_interval: Option<u64>,
+    /// Seconds between task state polls [default: config poll_interval, else 6;
+    /// compose commands: 2]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub poll_interval: Option<Duration>,
 
     /// Show the whole chain of causes of an error, and debug logs
     #[arg(short = 'v', long, global = true)]
@@ -111,6 +117,87 @@ pub enum Command {
     /// Track progress of particular tasks (= `koji watch-task`)
     #[command(alias = "watch-task", alias = "watch-tasks")]
     Watch(WatchArgs),
+    /// Create a compose in osbuild-composer directly, without Koji tasks, and
+    /// wait for it (upstream's stand-alone `compose`)
+    Compose(Box<ComposeArgs>),
+    /// Show the status of a compose (upstream's stand-alone `status`)
+    ComposeStatus(ComposeIdArgs),
+    /// Wait for a compose to finish and show it (upstream's stand-alone `wait`)
+    ComposeWait(ComposeIdArgs),
+}
+
+/// How to reach composer: upstream's stand-alone client options. The
+/// client certificate (`--cert`), builder.conf (`--config`) and
+/// `--poll-interval` are the global options of the same names.
+#[derive(Debug, Clone, Args)]
+pub struct ComposerArgs {
+    /// Base URL of osbuild-composer (the API is below
+    /// /api/image-builder-composer/v2/) [default: builder.conf's
+    /// [composer] server, else https://localhost]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// CA certificate(s) to verify composer with (PEM file or directory)
+    /// [default: builder.conf's ssl_verify, else the system CAs]
+    #[arg(long, value_name = "CA")]
+    pub ca: Option<PathBuf>,
+}
+
+/// upstream's stand-alone `compose NAME VERSION RELEASE DISTRO ARCH...`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: koji-osbuild compose --url https://composer.example.com \
+                  --cert 'client.crt, client.key' --koji https://koji.example.com/kojihub \
+                  demo 42 1 fedora-42 x86_64"
+)]
+pub struct ComposeArgs {
+    /// The name (of the Koji build composer imports)
+    pub name: String,
+    /// The version
+    pub version: String,
+    /// The release
+    pub release: String,
+    /// The distribution, e.g. fedora-42
+    pub distro: String,
+    /// Architectures to build for
+    #[arg(required = true, value_name = "ARCH")]
+    pub arch: Vec<String>,
+
+    /// A repository to install RPMs from (repeatable)
+    #[arg(long, value_name = "URL")]
+    pub repo: Vec<String>,
+
+    /// Image type; legacy names (qcow2, ec2, ec2-ha, ec2-sap) are mapped
+    #[arg(long, value_name = "TYPE", default_value = "guest-image")]
+    pub format: String,
+
+    /// The Koji hub composer imports the build into [default: builder.conf's
+    /// [koji] server, else https://localhost/kojihub]
+    #[arg(long, value_name = "URL")]
+    pub koji: Option<String>,
+
+    #[command(flatten)]
+    pub composer: ComposerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeIdArgs {
+    /// The compose id
+    #[arg(value_name = "COMPOSE_ID")]
+    pub id: String,
+
+    #[command(flatten)]
+    pub composer: ComposerArgs,
+}
+
+/// Seconds, fractions allowed (`0.5`), for `--poll-interval`.
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("'{value}' is not a non-negative number of seconds"))
 }
 
 /// `koji osbuild-image`: upstream's options, plus `--priority`.

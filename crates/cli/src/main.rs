@@ -6,6 +6,7 @@
 
 mod app;
 mod args;
+mod compose;
 mod config;
 mod hub;
 mod image;

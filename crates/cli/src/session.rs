@@ -146,7 +146,9 @@ pub fn settings(
         server: global.server.clone().unwrap_or(profile.server),
         weburl: global.weburl.clone().unwrap_or(profile.weburl),
         topurl: global.topurl.clone().or(profile.topurl),
-        poll_interval: Duration::from_secs(global.poll_interval.unwrap_or(profile.poll_interval)),
+        poll_interval: global
+            .poll_interval
+            .unwrap_or(Duration::from_secs(profile.poll_interval)),
         quiet: global.quiet,
         auth,
         options,

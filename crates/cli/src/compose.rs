@@ -1,0 +1,505 @@
+//! The compose commands: upstream's stand-alone composer client (the end
+//! of plugins/builder/osbuild.py run as a program: `compose`, `status`,
+//! `wait`) as `koji-osbuild compose`, `compose-status` and `compose-wait`.
+//!
+//! They talk to osbuild-composer only: no koji configuration is read and no
+//! Koji session opened. Composer's settings come from the command line,
+//! optionally on top of a builder.conf (`--config`), as a release engineer
+//! on a builder host would have them.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use composer::config::{DEFAULT_COMPOSER_URL, DEFAULT_KOJIHUB_URL};
+use composer::{
+    BuilderConfig, Client, ClientCert, ClientOptions, ComposeRequest, ComposeStatus, ImageRequest,
+    ImageStatus, Koji, Repository, RetryPolicy, SslVerify, DEFAULT_POLL_INTERVAL,
+};
+
+use crate::args::{ComposeArgs, ComposeIdArgs, ComposerArgs, GlobalArgs};
+
+/// Upstream's ANSI codes; used only when stdout is a terminal.
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// One of the compose commands, with its arguments.
+#[derive(Debug)]
+pub enum ComposeCommand {
+    Create(Box<ComposeArgs>),
+    Status(ComposeIdArgs),
+    Wait(ComposeIdArgs),
+}
+
+/// Where and how to reach composer, and which hub it should import into.
+#[derive(Debug, Clone)]
+pub struct ComposerSettings {
+    pub client: ClientOptions,
+    /// `[koji] server` of builder.conf, else upstream's default; `--koji`
+    /// of `compose` wins over both.
+    pub koji_server: String,
+    pub poll_interval: Duration,
+}
+
+/// Settings from builder.conf (`--config`, if given) overridden by the
+/// command line: `--url`, `--cert`, `--ca`, `--poll-interval`.
+pub fn settings(global: &GlobalArgs, args: &ComposerArgs) -> anyhow::Result<ComposerSettings> {
+    let (mut client, koji_server) = match &global.config_file {
+        Some(path) => {
+            let config = read_builder_config(path)?;
+            (
+                ClientOptions::from_config(&config.composer, RetryPolicy::STANDALONE),
+                config.koji.server,
+            )
+        }
+        None => (
+            ClientOptions::new(DEFAULT_COMPOSER_URL),
+            DEFAULT_KOJIHUB_URL.to_string(),
+        ),
+    };
+    // Upstream's stand-alone client retries like this whatever the config
+    // says (Client(url) with its defaults: total=15, backoff 0.3).
+    client.retry = RetryPolicy::STANDALONE;
+    if let Some(url) = &args.url {
+        client.server = url.clone();
+    }
+    if let Some(cert) = &global.cert {
+        client.ssl_cert = Some(match cert.to_str() {
+            Some(value) => ClientCert::parse(value).context("--cert")?,
+            // Not UTF-8, so no ", " to split on: one combined PEM file.
+            None => ClientCert::Combined(cert.clone()),
+        });
+    }
+    if let Some(ca) = &args.ca {
+        client.ssl_verify = SslVerify::CaPath(ca.clone());
+    }
+    Ok(ComposerSettings {
+        client,
+        koji_server,
+        poll_interval: global.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL),
+    })
+}
+
+/// Read one builder.conf. Unlike the builder's default files, a file named
+/// on the command line must exist.
+fn read_builder_config(path: &Path) -> anyhow::Result<BuilderConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    Ok(BuilderConfig::from_str_with_origin(&text, path)?)
+}
+
+/// Run a compose command; `Ok` carries the exit status: 1 when the compose
+/// `compose` created or `compose-wait` waited for failed.
+pub async fn run(
+    global: &GlobalArgs,
+    command: &ComposeCommand,
+    out: &mut dyn Write,
+    terminal: bool,
+) -> anyhow::Result<i32> {
+    let composer_args = match command {
+        ComposeCommand::Create(args) => &args.composer,
+        ComposeCommand::Status(args) | ComposeCommand::Wait(args) => &args.composer,
+    };
+    let settings = settings(global, composer_args)?;
+    tracing::debug!(server = %settings.client.server, "composer settings");
+    if settings.client.ssl_cert.is_some() {
+        // Upstream prints this when given --cert.
+        writeln!(out, "Using client certificates")?;
+    }
+    let client = Client::new(settings.client.clone())?;
+
+    let status = match command {
+        ComposeCommand::Create(args) => {
+            let request = compose_request(args, &settings.koji_server);
+            let id = client.compose_create(&request).await?;
+            writeln!(out, "Compose: {id}")?;
+            out.flush()?;
+            wait(&client, &id, settings.poll_interval, out).await?
+        }
+        ComposeCommand::Status(args) => {
+            let status = client.compose_status(&args.id).await?;
+            show_compose(out, &status, terminal)?;
+            return Ok(0);
+        }
+        ComposeCommand::Wait(args) => {
+            client
+                .wait_for_compose(&args.id, settings.poll_interval, |_| {})
+                .await?
+        }
+    };
+    show_compose(out, &status, terminal)?;
+    Ok(if status.is_success() { 0 } else { 1 })
+}
+
+/// Poll until the compose is finished, showing its status on one line that
+/// each change overwrites (upstream's `print(..., end="\r")`).
+async fn wait(
+    client: &Client,
+    id: &str,
+    interval: Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<ComposeStatus> {
+    let status = client
+        .wait_for_compose(id, interval, |status| {
+            // Progress only: a closed stdout must not end the wait.
+            let _ = write!(out, "status: {: <10}\r", status.status.as_str());
+            let _ = out.flush();
+        })
+        .await?;
+    Ok(status)
+}
+
+/// Upstream's compose_cmd request: one image request per architecture, the
+/// same repositories for each, and a koji section with task id 0 (no Koji
+/// task is behind a stand-alone compose).
+pub fn compose_request(args: &ComposeArgs, default_koji: &str) -> ComposeRequest {
+    let image_type = osbuild_task::map_legacy_image_type(&args.format);
+    let repositories: Vec<Repository> = args.repo.iter().map(Repository::new).collect();
+    let images = args
+        .arch
+        .iter()
+        .map(|arch| ImageRequest::new(arch.clone(), image_type, repositories.clone()))
+        .collect();
+    let koji = Koji {
+        name: args.name.clone(),
+        version: args.version.clone(),
+        release: args.release.clone(),
+        server: args
+            .koji
+            .clone()
+            .unwrap_or_else(|| default_koji.to_string()),
+        task_id: 0,
+    };
+    ComposeRequest::koji(args.distro.clone(), images, koji)
+}
+
+/// Upstream's show_compose: status (bold on a terminal), koji task, koji
+/// build once there is one, and one line per image.
+pub fn show_compose(
+    out: &mut dyn Write,
+    status: &ComposeStatus,
+    bold: bool,
+) -> std::io::Result<()> {
+    let value = status.status.as_str();
+    if bold {
+        writeln!(out, "status: {BOLD}{value}{RESET}")?;
+    } else {
+        writeln!(out, "status: {value}")?;
+    }
+    // Upstream prints Python's None when composer sends no task id (the v2
+    // API does not have one); kept so that scripts reading it still match.
+    let task = status
+        .koji_status
+        .as_ref()
+        .and_then(|k| k.task_id)
+        .map_or_else(|| "None".to_string(), |id| id.to_string());
+    writeln!(out, "koji task: {task}")?;
+    if let Some(build) = status.koji_build_id() {
+        writeln!(out, "koji build: {build}")?;
+    }
+    writeln!(out, "images: ")?;
+    for image in status.images() {
+        writeln!(out, "  {}", describe_image(image))?;
+    }
+    Ok(())
+}
+
+/// One image's status. Upstream prints the Python object's default repr
+/// here, which says nothing; this says the status, the upload and the error.
+fn describe_image(image: &ImageStatus) -> String {
+    let mut line = image.status.as_str().to_string();
+    if let Some(upload) = &image.upload_status {
+        line.push_str(&format!(
+            " (upload {}: {})",
+            upload.type_.as_str(),
+            upload.status.as_str()
+        ));
+    }
+    if let Some(error) = &image.error {
+        line.push_str(&format!(": error {}: {}", error.id, error.reason));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{parse_from, Command};
+    use serde_json::json;
+
+    fn cli(argv: &[&str]) -> crate::args::Cli {
+        let mut full = vec!["koji-osbuild"];
+        full.extend_from_slice(argv);
+        parse_from(full).expect("parses")
+    }
+
+    fn compose_args(argv: &[&str]) -> (GlobalArgs, ComposeArgs) {
+        let mut full = vec!["compose"];
+        full.extend_from_slice(argv);
+        let cli = cli(&full);
+        match cli.command {
+            Command::Compose(args) => (cli.global, *args),
+            other => panic!("not compose: {other:?}"),
+        }
+    }
+
+    fn status(doc: serde_json::Value) -> ComposeStatus {
+        serde_json::from_value(doc).expect("a compose status")
+    }
+
+    fn shown(status: &ComposeStatus, bold: bool) -> String {
+        let mut out = Vec::new();
+        show_compose(&mut out, status, bold).expect("write to a Vec");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn request_like_upstreams_compose_cmd() {
+        let (_, args) = compose_args(&[
+            "name",
+            "1.0",
+            "3",
+            "fedora-42",
+            "x86_64",
+            "aarch64",
+            "--repo",
+            "https://a",
+            "--repo",
+            "https://b",
+            "--format",
+            "qcow2",
+        ]);
+        let request = compose_request(&args, DEFAULT_KOJIHUB_URL);
+        assert_eq!(
+            request.to_json(),
+            json!({
+                "distribution": "fedora-42",
+                "koji": {"name": "name", "version": "1.0", "release": "3",
+                         "server": "https://localhost/kojihub", "task_id": 0},
+                "image_requests": [
+                    {"architecture": "x86_64", "image_type": "guest-image",
+                     "repositories": [{"baseurl": "https://a", "rhsm": false},
+                                      {"baseurl": "https://b", "rhsm": false}]},
+                    {"architecture": "aarch64", "image_type": "guest-image",
+                     "repositories": [{"baseurl": "https://a", "rhsm": false},
+                                      {"baseurl": "https://b", "rhsm": false}]},
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn koji_flag_wins_over_the_config() {
+        let (_, args) = compose_args(&["n", "v", "r", "d", "a", "--koji", "https://hub/kojihub"]);
+        let request = compose_request(&args, "https://conf/kojihub");
+        assert_eq!(
+            request.koji.map(|k| k.server).as_deref(),
+            Some("https://hub/kojihub")
+        );
+        let (_, args) = compose_args(&["n", "v", "r", "d", "a", "--format", "ami"]);
+        let request = compose_request(&args, "https://conf/kojihub");
+        assert_eq!(
+            request.koji.map(|k| k.server).as_deref(),
+            Some("https://conf/kojihub")
+        );
+        let images = request.image_requests.unwrap_or_default();
+        assert_eq!(images[0].image_type.as_str(), "ami");
+    }
+
+    #[test]
+    fn defaults_without_config() {
+        let (global, args) = compose_args(&["n", "v", "r", "d", "a"]);
+        let s = settings(&global, &args.composer).expect("settings");
+        assert_eq!(s.client.server, "https://localhost");
+        assert_eq!(s.client.ssl_cert, None);
+        assert_eq!(s.client.ssl_verify, SslVerify::Enabled);
+        assert_eq!(s.client.retry, RetryPolicy::STANDALONE);
+        assert_eq!(s.koji_server, "https://localhost/kojihub");
+        assert_eq!(s.poll_interval, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn cert_pair_combined_and_ca() {
+        let cli = cli(&[
+            "compose-status",
+            "abc",
+            "--url",
+            "https://composer:8443",
+            "--cert",
+            "/c/client.crt, /c/client.key",
+            "--ca",
+            "/c/ca.crt",
+            "--poll-interval",
+            "0.25",
+        ]);
+        let Command::ComposeStatus(args) = &cli.command else {
+            panic!("not compose-status: {:?}", cli.command)
+        };
+        assert_eq!(args.id, "abc");
+        let s = settings(&cli.global, &args.composer).expect("settings");
+        assert_eq!(s.client.server, "https://composer:8443");
+        assert_eq!(
+            s.client.ssl_cert,
+            Some(ClientCert::Pair {
+                cert: "/c/client.crt".into(),
+                key: "/c/client.key".into()
+            })
+        );
+        assert_eq!(s.client.ssl_verify, SslVerify::CaPath("/c/ca.crt".into()));
+        assert_eq!(s.poll_interval, Duration::from_millis(250));
+
+        let cli = cli_wait(&["--cert", "/c/both.pem"]);
+        let (global, args) = cli;
+        let s = settings(&global, &args.composer).expect("settings");
+        assert_eq!(
+            s.client.ssl_cert,
+            Some(ClientCert::Combined("/c/both.pem".into()))
+        );
+
+        let (global, args) = cli_wait(&["--cert", "a, b, c"]);
+        let err = settings(&global, &args.composer).expect_err("three paths");
+        assert_eq!(
+            format!("{err:#}"),
+            "--cert: Invalid cert string 'a, b, c' (3 certs)"
+        );
+    }
+
+    fn cli_wait(extra: &[&str]) -> (GlobalArgs, ComposeIdArgs) {
+        let mut argv = vec!["compose-wait", "id"];
+        argv.extend_from_slice(extra);
+        let cli = cli(&argv);
+        match cli.command {
+            Command::ComposeWait(args) => (cli.global, args),
+            other => panic!("not compose-wait: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn builder_conf_then_flags() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conf = dir.path().join("builder.conf");
+        std::fs::write(
+            &conf,
+            "[composer]\nserver = https://composer.conf\nssl_cert = /conf/c.pem\n\
+             ssl_verify = False\nproxy = proxy.example:3128\n\n\
+             [composer:oauth]\nclient_id = id\nclient_secret = s3cret\n\
+             token_url = https://sso/token\n\n[koji]\nserver = https://hub.conf/kojihub\n",
+        )
+        .expect("write builder.conf");
+        let conf = conf.to_string_lossy().into_owned();
+
+        let (global, args) = cli_wait(&["--config", &conf]);
+        let s = settings(&global, &args.composer).expect("settings");
+        assert_eq!(s.client.server, "https://composer.conf");
+        assert_eq!(
+            s.client.ssl_cert,
+            Some(ClientCert::Combined("/conf/c.pem".into()))
+        );
+        assert_eq!(s.client.ssl_verify, SslVerify::Disabled);
+        assert_eq!(s.client.proxy.as_deref(), Some("proxy.example:3128"));
+        assert_eq!(
+            s.client.oauth.as_ref().map(|o| o.client_id.as_str()),
+            Some("id")
+        );
+        assert_eq!(s.client.retry, RetryPolicy::STANDALONE);
+        assert_eq!(s.koji_server, "https://hub.conf/kojihub");
+
+        let (global, args) = cli_wait(&[
+            "--config",
+            &conf,
+            "--url",
+            "https://flag",
+            "--cert",
+            "/flag/c.pem",
+            "--ca",
+            "/flag/ca.pem",
+        ]);
+        let s = settings(&global, &args.composer).expect("settings");
+        assert_eq!(s.client.server, "https://flag");
+        assert_eq!(
+            s.client.ssl_cert,
+            Some(ClientCert::Combined("/flag/c.pem".into()))
+        );
+        assert_eq!(
+            s.client.ssl_verify,
+            SslVerify::CaPath("/flag/ca.pem".into())
+        );
+        // what the flags do not set still comes from the file
+        assert!(s.client.oauth.is_some());
+    }
+
+    #[test]
+    fn missing_builder_conf_is_an_error() {
+        let (global, args) = cli_wait(&["--config", "/nonexistent/builder.conf"]);
+        let err = settings(&global, &args.composer).expect_err("no such file");
+        assert!(
+            format!("{err:#}").starts_with("cannot read config file /nonexistent/builder.conf: "),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn compose_needs_an_arch() {
+        let err = parse_from(["koji-osbuild", "compose", "n", "v", "r", "d"])
+            .expect_err("an arch is required");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("<ARCH>"), "{err}");
+    }
+
+    #[test]
+    fn bad_poll_interval_is_a_usage_error() {
+        for bad in ["soon", "-1"] {
+            let err = parse_from(["koji-osbuild", "compose-wait", "id", "--poll-interval", bad])
+                .expect_err("not a duration");
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn show_compose_like_upstream() {
+        let s = status(json!({
+            "status": "success",
+            "koji_status": {"build_id": 42},
+            "image_statuses": [
+                {"status": "success"},
+                {"status": "success",
+                 "upload_status": {"status": "success", "type": "koji", "options": {}}},
+            ],
+        }));
+        assert_eq!(
+            shown(&s, false),
+            "status: success\nkoji task: None\nkoji build: 42\nimages: \n  success\n  \
+             success (upload koji: success)\n"
+        );
+        assert_eq!(
+            shown(&s, true).lines().next(),
+            Some("status: \x1b[1msuccess\x1b[0m")
+        );
+    }
+
+    #[test]
+    fn show_compose_without_build_and_with_an_error() {
+        let s = status(json!({
+            "status": "failure",
+            "koji_status": {"task_id": 7},
+            "image_statuses": [
+                {"status": "failure", "error": {"id": 10, "reason": "osbuild failed"}},
+            ],
+        }));
+        assert_eq!(
+            shown(&s, false),
+            "status: failure\nkoji task: 7\nimages: \n  failure: error 10: osbuild failed\n"
+        );
+    }
+
+    #[test]
+    fn show_compose_of_an_old_composer() {
+        // only `image_status`, no koji_status at all
+        let s = status(json!({"status": "pending", "image_status": {"status": "building"}}));
+        assert_eq!(
+            shown(&s, false),
+            "status: pending\nkoji task: None\nimages: \n  building\n"
+        );
+    }
+}
