@@ -825,3 +825,135 @@ fn wrong_serverca_is_one_clear_line_and_a_failed_start() {
         errors[0]
     );
 }
+
+/// A composer that serves HTTPS and wants client certificates, as the real
+/// one does: the CA, its server certificate and the builder's client pair.
+struct MtlsComposer {
+    sim: ComposerSim,
+    ca: std::path::PathBuf,
+    client: e2e::certs::CertPair,
+    _pki_dir: tempfile::TempDir,
+}
+
+fn mtls_composer(hub: &TestHub) -> MtlsComposer {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = e2e::certs::Pki::new(dir.path());
+    let server = pki.server("composer");
+    let client = pki.client("builder.local");
+    let ca = pki.ca();
+    let sim = ComposerSim::start(
+        hub,
+        &[
+            "--compose-duration",
+            "1s",
+            "--tls-cert",
+            server.cert.to_str().unwrap(),
+            "--tls-key",
+            server.key.to_str().unwrap(),
+            "--client-ca",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(sim.url.starts_with("https://"), "{}", sim.url);
+    MtlsComposer {
+        sim,
+        ca,
+        client,
+        _pki_dir: dir,
+    }
+}
+
+/// builder.conf with `[composer]` keys added (`ssl_cert`, `ssl_verify`, …).
+fn with_composer_keys(conf: &str, composer_keys: &str) -> String {
+    conf.replacen("[composer]\n", &format!("[composer]\n{composer_keys}\n"), 1)
+}
+
+fn mtls_conf(hub: &TestHub, c: &MtlsComposer, composer_keys: &str) -> String {
+    with_composer_keys(&builder_conf(hub, &c.sim.url, ""), composer_keys)
+}
+
+/// Upstream's production setup: composer over HTTPS with a client
+/// certificate (`ssl_cert = cert, key`) and its CA file as `ssl_verify`.
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_over_mtls_with_a_ca_file() {
+    let hub = TestHub::start();
+    let c = mtls_composer(&hub);
+    let conf = mtls_conf(
+        &hub,
+        &c,
+        &format!(
+            "ssl_cert = {}, {}\nssl_verify = {}",
+            c.client.cert.display(),
+            c.client.key.display(),
+            c.ca.display()
+        ),
+    );
+    let _builder = BuilderProcess::start(&conf);
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    let result = user.get_task_result(task_id).await.unwrap();
+    assert_eq!(
+        result
+            .get("composer")
+            .and_then(|c| c.get("server"))
+            .and_then(Value::as_str),
+        Some(c.sim.url.as_str())
+    );
+}
+
+/// `ssl_verify` may name a directory of CA files (requests' CA path).
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_over_mtls_with_a_ca_directory() {
+    let hub = TestHub::start();
+    let c = mtls_composer(&hub);
+    let ca_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&c.ca, ca_dir.path().join("composer-ca.pem")).unwrap();
+    std::fs::write(ca_dir.path().join("README"), "not a certificate\n").unwrap();
+    let conf = mtls_conf(
+        &hub,
+        &c,
+        &format!(
+            "ssl_cert = {}\nssl_verify = {}",
+            c.client.combined().display(),
+            ca_dir.path().display()
+        ),
+    );
+    let _builder = BuilderProcess::start(&conf);
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+}
+
+/// Without a client certificate composer refuses the handshake: the task
+/// fails soon with a message naming composer, not a hang.
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_without_the_client_certificate_fails_the_task() {
+    let hub = TestHub::start();
+    let c = mtls_composer(&hub);
+    let conf = mtls_conf(&hub, &c, &format!("ssl_verify = {}", c.ca.display()));
+    let _builder = BuilderProcess::start(&conf);
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    let fault = failure(&user, task_id).await;
+    assert!(
+        fault.contains(&c.sim.url) && fault.to_lowercase().contains("certificate"),
+        "names composer and the certificate trouble: {fault}"
+    );
+    let files = output(&user, task_id).await;
+    assert_eq!(files, vec!["compose-request.json".to_string()]);
+}
