@@ -957,3 +957,61 @@ async fn composer_without_the_client_certificate_fails_the_task() {
     let files = output(&user, task_id).await;
     assert_eq!(files, vec!["compose-request.json".to_string()]);
 }
+
+/// `[composer] proxy`: composer's and the token endpoint's requests go
+/// through the proxy, the hub's never do (upstream sets the proxy on its
+/// composer requests.Session only).
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_and_token_requests_go_through_the_proxy_the_hubs_do_not() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(
+        &hub,
+        &[
+            "--oauth-client-id",
+            "koji-osbuild",
+            "--oauth-client-secret",
+            "s3cr3t-value",
+            "--compose-duration",
+            "1s",
+        ],
+    );
+    let proxy = e2e::proxy::HttpProxy::start();
+    let conf = with_composer_keys(
+        &format!(
+            "{}{}",
+            builder_conf(&hub, &sim.url, ""),
+            oauth_conf(&sim, "s3cr3t-value")
+        ),
+        &format!("proxy = {}", proxy.url),
+    );
+    let _builder = BuilderProcess::start(&conf);
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    let seen = proxy.requests();
+    let api = format!("{}/api/image-builder-composer/v2", sim.url);
+    let token = sim.token_url.clone().expect("TOKEN_URL");
+    assert!(
+        seen.iter().any(|r| r == &format!("POST {api}/compose")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with(&format!("GET {api}/composes/"))),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|r| r == &format!("POST {token}")),
+        "{seen:#?}"
+    );
+    assert!(
+        !seen.iter().any(|r| r.contains("/kojihub")),
+        "no hub request through the proxy: {seen:#?}"
+    );
+}
