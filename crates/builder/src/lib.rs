@@ -6,11 +6,13 @@
 //! - [`config`]: builder.conf (+ `[builder]`, or a kojid.conf).
 //! - [`host`]: the kojid-style host loop and the task table.
 //! - [`osbuild`], [`tagbuild`]: the task handlers.
+//! - [`notify`]: systemd readiness and watchdog notifications.
 //! - [`pyjson`]: attachments formatted as Python's json.dump does.
 
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod notify;
 pub mod osbuild;
 pub mod pyjson;
 pub mod tagbuild;

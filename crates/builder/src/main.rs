@@ -79,12 +79,17 @@ fn main() -> ExitCode {
 async fn run(settings: Settings) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
+    let hub = settings.hub.clone();
     let builder = Builder::start(settings).await?;
+    // Logged in and holding the host's exclusive session: systemd may now
+    // consider the unit started (Type=notify).
+    koji_osbuild_builder::notify::ready(&hub, builder.host_id());
     let shutdown = async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         }
+        koji_osbuild_builder::notify::stopping();
     };
     builder.run(shutdown).await?;
     Ok(())
