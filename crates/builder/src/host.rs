@@ -209,6 +209,8 @@ impl Builder {
     pub async fn run<F: Future<Output = ()>>(mut self, shutdown: F) -> Result<(), HostError> {
         tokio::pin!(shutdown);
         let result = loop {
+            // One pass of the loop feeds systemd's watchdog (if WatchdogSec=).
+            crate::notify::watchdog();
             let took = match self.poll().await {
                 Ok(took) => took,
                 Err(e) if is_session_lost(&e) => break Err(HostError::SessionLost(e)),
