@@ -1015,3 +1015,72 @@ async fn composer_and_token_requests_go_through_the_proxy_the_hubs_do_not() {
         "no hub request through the proxy: {seen:#?}"
     );
 }
+
+/// The host's open exclusive session, as the hub's admin sees it.
+async fn host_session_id(admin: &ClientSession) -> i64 {
+    let sessions = admin
+        .call("testhub.listSessions", vec![])
+        .await
+        .expect("testhub.listSessions");
+    let sessions = koji::value_to_json(&sessions);
+    sessions
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|s| s["exclusive"] == json!(true) && s["closed"] == json!(false))
+        .and_then(|s| s["id"].as_i64())
+        .unwrap_or_else(|| panic!("no open exclusive session: {sessions:#}"))
+}
+
+/// The hub ends the host's session mid-compose (an admin logs it out, which
+/// closes the task's subsession too). The builder logs in again instead of
+/// leaving, the task gets a new subsession and still closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_session_logged_out_mid_compose_logs_in_again_and_the_task_closes() {
+    let s = stack(&["--compose-duration", "4s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let admin = s.hub.login("admin", "adminpass").await;
+    let before = host_session_id(&admin).await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output(&user, task_id)
+        .await
+        .iter()
+        .any(|f| f == "compose-status.json")
+    {
+        assert!(Instant::now() < deadline, "the compose never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut kw = koji::Struct::new();
+    kw.insert("session_id".into(), Value::Int(before));
+    admin
+        .call_kw("logout", vec![], kw)
+        .await
+        .expect("admin logs the host out");
+
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    let after = host_session_id(&admin).await;
+    assert_ne!(before, after, "a new host session");
+    let log = s.builder.log();
+    assert!(
+        log.contains("logged in as builder host again"),
+        "the builder logged in again:\n{log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("task opened") && l.contains("osbuildImage"))
+            .count(),
+        1,
+        "the same run closed the task, it was not freed and run again:\n{log}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&download(&user, task_id, "compose-status.json").await).unwrap();
+    assert_eq!(status["status"], "success");
+}

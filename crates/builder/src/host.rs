@@ -3,7 +3,9 @@
 //! log in, take an exclusive session, free OPEN tasks left from a previous
 //! run, then poll — updateHost heartbeat, getTasks, openTask, setTaskWeight,
 //! subsession — and run each task as an async task with its own
-//! cancellation, closing or failing it over its subsession.
+//! cancellation, closing or failing it over its subsession. When the hub
+//! ends the host's session the loop logs in again (kojid re-logs in too);
+//! tasks keep running and renew their subsession on their next hub call.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -146,18 +148,7 @@ impl Builder {
                 source,
             }
         })?;
-        let login = match &settings.auth {
-            HostAuth::Password { user, password } => session.login(user, password).await,
-            HostAuth::Certificate { .. } => session.ssl_login().await,
-        };
-        login.map_err(|source| login_error(&settings, source))?;
-        session
-            .exclusive_session(settings.force_exclusive)
-            .await
-            .map_err(|source| HostError::Exclusive {
-                hub: hub.clone(),
-                source,
-            })?;
+        log_in(&session, &settings).await?;
         let host_id = session
             .host()
             .get_id()
@@ -213,7 +204,10 @@ impl Builder {
             crate::notify::watchdog();
             let took = match self.poll().await {
                 Ok(took) => took,
-                Err(e) if is_session_lost(&e) => break Err(HostError::SessionLost(e)),
+                Err(e) if osbuild::is_session_lost(&e) || !self.session.is_logged_in() => {
+                    self.log_in_again(&e).await;
+                    false
+                }
                 Err(e) => {
                     tracing::warn!("host loop: {e}");
                     false
@@ -234,6 +228,23 @@ impl Builder {
         };
         self.shutdown().await;
         result
+    }
+
+    /// The hub ended the host's session (logged out by an admin, expired,
+    /// or closed by a forced exclusiveSession elsewhere): log in again, as
+    /// kojid does, instead of leaving. Running tasks keep running; each gets
+    /// a new subsession when it next talks to the hub (TaskContext::hub).
+    async fn log_in_again(&mut self, lost: &koji::Error) {
+        tracing::warn!(hub = %self.settings.hub, "the hub ended this host's session ({lost}); logging in again");
+        self.session.set_session(None);
+        match log_in(&self.session, &self.settings).await {
+            Ok(()) => tracing::info!(
+                hub = %self.settings.hub,
+                running = self.table.len(),
+                "logged in as builder host again"
+            ),
+            Err(e) => tracing::warn!("logging in again failed (next try after the pause): {e}"),
+        }
     }
 
     /// One pass of the loop; `true` if a task was taken.
@@ -353,6 +364,7 @@ impl Builder {
             ctx: TaskContext {
                 task_id: id,
                 session: subsession,
+                host_session: Some(self.session.clone()),
                 composer: self.composer.clone(),
                 koji_server: self.settings.builder_conf.koji.server.clone(),
                 topurl: self.settings.topurl.clone(),
@@ -454,8 +466,20 @@ fn login_error(settings: &Settings, source: koji::Error) -> HostError {
     }
 }
 
-fn is_session_lost(e: &koji::Error) -> bool {
-    e.fault_kind().is_some_and(|k| k.is_auth_error())
+/// login or sslLogin, then the exclusive session every host.* call needs.
+async fn log_in(session: &ClientSession, settings: &Settings) -> Result<(), HostError> {
+    let login = match &settings.auth {
+        HostAuth::Password { user, password } => session.login(user, password).await,
+        HostAuth::Certificate { .. } => session.ssl_login().await,
+    };
+    login.map_err(|source| login_error(settings, source))?;
+    session
+        .exclusive_session(settings.force_exclusive)
+        .await
+        .map_err(|source| HostError::Exclusive {
+            hub: settings.hub.clone(),
+            source,
+        })
 }
 
 /// One task, on its own subsession.
@@ -473,10 +497,16 @@ impl Worker {
             r = self.handle() => Some(r),
             _ = cancelled.wait_for(|c| *c) => None,
         };
-        let host = self.ctx.session.host();
         match outcome {
             None => tracing::info!(task_id = id, method = %self.method, "task stopped"),
-            Some(Ok(result)) => match host.close_task(id, &result).await {
+            Some(Ok(result)) => match self
+                .ctx
+                .hub(|s| {
+                    let result = &result;
+                    async move { s.host().close_task(id, result).await }
+                })
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(task_id = id, method = %self.method, result = %result, "task closed")
                 }
@@ -484,7 +514,14 @@ impl Worker {
             },
             Some(Err(err)) => {
                 let fault = err.to_fault();
-                match host.fail_task(id, &fault).await {
+                let failed = self
+                    .ctx
+                    .hub(|s| {
+                        let fault = &fault;
+                        async move { s.host().fail_task(id, fault).await }
+                    })
+                    .await;
+                match failed {
                     Ok(()) => {
                         tracing::info!(task_id = id, method = %self.method, fault = %fault, "task failed")
                     }

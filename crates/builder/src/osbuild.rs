@@ -3,9 +3,10 @@
 //! task's subsession) and one composer client. It is a library function so
 //! that a kojid plugin can run the same code later.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use composer::ComposeStatus;
 use koji::{ClientSession, Value};
@@ -24,6 +25,10 @@ pub struct TaskContext {
     pub task_id: i64,
     /// The task's own session (a subsession of the host's exclusive one).
     pub session: ClientSession,
+    /// The host's session, to get a new subsession from when the hub no
+    /// longer knows the task's (the host's session ended and the host loop
+    /// logged in again). `None`: no renewal, a lost session fails the call.
+    pub host_session: Option<ClientSession>,
     pub composer: composer::Client,
     /// `[koji] server` of builder.conf: where composer imports the build.
     pub koji_server: String,
@@ -36,7 +41,69 @@ pub struct TaskContext {
     pub waiting: Arc<AtomicBool>,
 }
 
+/// How long a task waits for the host to be logged in again before a lost
+/// session fails its call.
+const RENEW_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The hub no longer knows this session: it was logged out, expired, or
+/// closed when another process took the host's exclusive session.
+pub fn is_session_lost(e: &koji::Error) -> bool {
+    matches!(
+        e.fault_kind(),
+        Some(
+            koji::FaultKind::AuthError
+                | koji::FaultKind::AuthExpired
+                | koji::FaultKind::AuthLockError
+        )
+    )
+}
+
 impl TaskContext {
+    /// Runs one hub call on the task's session. If the hub says the
+    /// session is gone (the call did not run), the task gets a new
+    /// subsession of the host's session and the call runs once more; kojid
+    /// re-logs in too when its session expires.
+    pub async fn hub<T, F, Fut>(&self, call: F) -> Result<T, koji::Error>
+    where
+        F: Fn(ClientSession) -> Fut,
+        Fut: Future<Output = Result<T, koji::Error>>,
+    {
+        match call(self.session.clone()).await {
+            Err(e) if is_session_lost(&e) && self.host_session.is_some() => {
+                tracing::warn!(
+                    task_id = self.task_id,
+                    "the task's hub session is gone ({e}); getting a new one"
+                );
+                self.renew_session(e).await?;
+                call(self.session.clone()).await
+            }
+            other => other,
+        }
+    }
+
+    /// Gets a new subsession from the host's session (waiting while the host
+    /// loop logs in again) and adopts it in this task's session handle.
+    async fn renew_session(&self, lost: koji::Error) -> Result<(), koji::Error> {
+        let Some(host) = &self.host_session else {
+            return Err(lost);
+        };
+        let deadline = Instant::now() + RENEW_TIMEOUT;
+        loop {
+            match host.subsession().await {
+                Ok(sub) => {
+                    self.session.set_session(sub.session_info());
+                    tracing::info!(task_id = self.task_id, "task has a new hub session");
+                    return Ok(());
+                }
+                Err(e) if is_session_lost(&e) && Instant::now() < deadline => {
+                    tracing::debug!(task_id = self.task_id, "host not logged in again yet: {e}");
+                    tokio::time::sleep(self.poll_interval.max(Duration::from_millis(200))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Upstream's `upload_json`: `<name>.json`, Python's json.dump layout,
     /// overwriting (fast_incremental_upload sends every chunk with overwrite).
     pub async fn upload_json(&self, doc: &serde_json::Value, name: &str) -> Result<(), TaskError> {
@@ -45,14 +112,13 @@ impl TaskContext {
             overwrite: true,
             ..koji::UploadOptions::default()
         };
-        self.session
-            .upload_bytes(
-                text.as_bytes(),
-                &koji::taskrelpath(self.task_id),
-                &format!("{name}.json"),
-                &opts,
-            )
-            .await?;
+        let dir = koji::taskrelpath(self.task_id);
+        let file = format!("{name}.json");
+        self.hub(|s| {
+            let (text, dir, file, opts) = (&text, &dir, &file, &opts);
+            async move { s.upload_bytes(text.as_bytes(), dir, file, opts).await }
+        })
+        .await?;
         Ok(())
     }
 }
@@ -69,16 +135,21 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let req = OsbuildImageRequest::from_args(&args)
         .map_err(|e| TaskError::Parameter(format!("invalid osbuildImage request: {e}")))?;
     let task_id = ctx.task_id;
-    let session = &ctx.session;
     tracing::info!(task_id, name = %req.name, version = %req.version, target = %req.target,
         arches = ?req.arches, "building image via osbuild");
 
-    let target = session
-        .get_build_target(req.target.as_str(), true)
+    let target = ctx
+        .hub(|s| {
+            let name = req.target.as_str();
+            async move { s.get_build_target(name, true).await }
+        })
         .await?
         .ok_or_else(|| TaskError::Build(format!("Target '{}' not found", req.target)))?;
 
-    let buildconfig = session.get_build_config(target.build_tag).await?;
+    let build_tag = target.build_tag;
+    let buildconfig = ctx
+        .hub(|s| async move { s.get_build_config(build_tag).await })
+        .await?;
     let tag_arches = buildconfig.arch_list();
     if tag_arches.is_empty() {
         // Upstream's message, typo included (`'%{name}'`).
@@ -104,9 +175,12 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let repos = match user_repos(&req) {
         Some(repos) => repos,
         None => {
-            let repo = session.get_repo(target.build_tag).await?.ok_or_else(|| {
-                TaskError::Build(format!("No repo for tag {}", target.build_tag_name))
-            })?;
+            let repo = ctx
+                .hub(|s| async move { s.get_repo(build_tag).await })
+                .await?
+                .ok_or_else(|| {
+                    TaskError::Build(format!("No repo for tag {}", target.build_tag_name))
+                })?;
             let topurl = ctx.topurl.as_deref().ok_or_else(|| {
                 TaskError::Build(
                     "the builder has no topurl configured ([builder] topurl), so it cannot name the build tag's repo; pass --repo".into(),
@@ -118,7 +192,13 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
 
     let release = match req.opts.release.as_deref().filter(|r| !r.is_empty()) {
         Some(r) => r.to_string(),
-        None => session.get_next_release(&req.name, &req.version).await?,
+        None => {
+            ctx.hub(|s| {
+                let (name, version) = (req.name.as_str(), req.version.as_str());
+                async move { s.get_next_release(name, version).await }
+            })
+            .await?
+        }
     };
 
     let task_id_u = u64::try_from(task_id)
@@ -241,7 +321,6 @@ async fn attach_logs(
 /// then kojid's `BaseTaskHandler.wait` (taskSetWait, taskWait until nothing
 /// is unfinished, taskWaitResults, which re-raises a failed child's fault).
 async fn tag_build(ctx: &TaskContext, dest_tag: i64, build_id: i64) -> Result<(), TaskError> {
-    let host = ctx.session.host();
     let args = vec![
         Value::Int(dest_tag),
         Value::Int(build_id),
@@ -249,8 +328,15 @@ async fn tag_build(ctx: &TaskContext, dest_tag: i64, build_id: i64) -> Result<()
         Value::Nil,         // fromtag
         Value::Bool(true),  // ignore_success: no notification
     ];
-    let child = host
-        .subtask("tagBuild", args, Some("tag"), ctx.task_id, Some("noarch"))
+    let child = ctx
+        .hub(|s| {
+            let args = args.clone();
+            async move {
+                s.host()
+                    .subtask("tagBuild", args, Some("tag"), ctx.task_id, Some("noarch"))
+                    .await
+            }
+        })
         .await?;
     tracing::info!(
         task_id = ctx.task_id,
@@ -264,16 +350,22 @@ async fn tag_build(ctx: &TaskContext, dest_tag: i64, build_id: i64) -> Result<()
 }
 
 async fn wait_for(ctx: &TaskContext, child: i64) -> Result<(), TaskError> {
-    let host = ctx.session.host();
-    host.task_set_wait(ctx.task_id, Some(&[child])).await?;
+    let id = ctx.task_id;
+    ctx.hub(|s| async move { s.host().task_set_wait(id, Some(&[child])).await })
+        .await?;
     loop {
-        let wait = host.task_wait(ctx.task_id).await?;
+        let wait = ctx
+            .hub(|s| async move { s.host().task_wait(id).await })
+            .await?;
         if wait.unfinished.is_empty() {
             break;
         }
         tokio::time::sleep(ctx.poll_interval).await;
     }
-    for (_, result) in host.task_wait_results(ctx.task_id, &[child], None).await? {
+    let results = ctx
+        .hub(|s| async move { s.host().task_wait_results(id, &[child], None).await })
+        .await?;
+    for (_, result) in results {
         if let Err(fault) = result {
             return Err(TaskError::Subtask(fault));
         }
@@ -294,6 +386,19 @@ fn canon_arch(arch: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_gone_session_counts_as_lost() {
+        let fault = |kind| koji::Error::Fault {
+            kind,
+            code: 0,
+            message: "m".into(),
+        };
+        assert!(is_session_lost(&fault(koji::FaultKind::AuthError)));
+        assert!(is_session_lost(&fault(koji::FaultKind::AuthExpired)));
+        assert!(!is_session_lost(&fault(koji::FaultKind::SequenceError)));
+        assert!(!is_session_lost(&fault(koji::FaultKind::GenericError)));
+    }
 
     #[test]
     fn unsupported_arches_read_like_python_set() {
