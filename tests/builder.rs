@@ -1084,3 +1084,31 @@ async fn host_session_logged_out_mid_compose_logs_in_again_and_the_task_closes()
         serde_json::from_str(&download(&user, task_id, "compose-status.json").await).unwrap();
     assert_eq!(status["status"], "success");
 }
+
+/// The target is deleted after the hub accepted the task: the builder's
+/// getBuildTarget(strict=True) fails the task with the hub's fault, as
+/// upstream's handler does on a real hub (its `Target '…' not found`
+/// BuildError only shows when a hub answers nil despite strict).
+#[tokio::test(flavor = "multi_thread")]
+async fn target_deleted_after_submission_fails_the_task_naming_it() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "1s"]);
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let admin = hub.login("admin", "adminpass").await;
+    admin
+        .call("deleteBuildTarget", vec![Value::from(TARGET)])
+        .await
+        .expect("deleteBuildTarget");
+    let _builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed);
+    assert_eq!(
+        failure(&user, task_id).await,
+        format!("GenericError: No such build target: {TARGET}")
+    );
+    assert!(
+        output(&user, task_id).await.is_empty(),
+        "nothing attached, no compose"
+    );
+}

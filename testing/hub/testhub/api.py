@@ -64,6 +64,7 @@ ROOT = {
     'getBuildConfig': catalog.getBuildConfig,
     'getBuildTarget': catalog.get_build_target,
     'getBuildTargets': catalog.get_build_targets,
+    'deleteBuildTarget': catalog.delete_build_target,
     'getRepo': catalog.getRepo,
     # builds
     'getBuild': builds.get_build,

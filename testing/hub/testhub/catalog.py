@@ -215,6 +215,13 @@ def get_build_target(info, event=None, strict=False):
     return target_row(r)
 
 
+def delete_build_target(buildTargetInfo):
+    """deleteBuildTarget: needs the `target` permission (admin has all)."""
+    context.session.assertPerm('target')
+    target = get_build_target(buildTargetInfo, strict=True)
+    db.write('DELETE FROM build_targets WHERE id = ?', target['id'])
+
+
 def get_build_targets(info=None, event=None, buildTagID=None, destTagID=None, queryOpts=None):
     out = [target_row(r) for r in db.rows('SELECT * FROM build_targets ORDER BY id')]
     if info is not None:

@@ -105,3 +105,13 @@ def test_weburl_taskinfo(hub):
     with urllib.request.urlopen('%s/taskinfo?taskID=%d' % (hub.urls['WEBURL'], task_id)) as r:
         assert json.loads(r.read())['id'] == task_id
     hub.admin().cancelTask(task_id)
+
+
+def test_delete_build_target_needs_the_target_permission(fresh_hub):
+    with pytest.raises(koji.ActionNotAllowed):
+        fresh_hub.login('kojiuser').deleteBuildTarget('fedora42-candidate')
+    admin = fresh_hub.admin()
+    assert admin.deleteBuildTarget('fedora42-candidate') is None
+    assert admin.getBuildTarget('fedora42-candidate') is None
+    with pytest.raises(koji.GenericError, match='No such build target'):
+        admin.deleteBuildTarget('fedora42-candidate')
