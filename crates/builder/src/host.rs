@@ -547,7 +547,7 @@ impl Worker {
     async fn handle(&self) -> Result<Value, TaskError> {
         match self.method.as_str() {
             osbuild_task::METHOD => osbuild::handle(&self.ctx, &self.params).await,
-            "tagBuild" => tagbuild::handle(&self.ctx.session, self.task_id, &self.params).await,
+            "tagBuild" => tagbuild::handle(&self.ctx, &self.params).await,
             other => Err(TaskError::Parameter(format!(
                 "no handler for method {other}"
             ))),

@@ -1,17 +1,16 @@
 //! Koji's own `tagBuild` task (kojid's `TagBuildTask`): osbuildImage tasks
 //! create it as a subtask in the same channel, so this host gets it too.
 
-use koji::{ClientSession, Value};
+use koji::Value;
 
 use crate::error::TaskError;
+use crate::osbuild::TaskContext;
 
 /// Runs `tagBuild(tag_id, build_id, force=False, fromtag=None,
-/// ignore_success=False)` for task `task_id`.
-pub async fn handle(
-    session: &ClientSession,
-    task_id: i64,
-    params: &[Value],
-) -> Result<Value, TaskError> {
+/// ignore_success=False)` for the context's task, each hub call over
+/// [`TaskContext::hub`] (a lost subsession is renewed).
+pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskError> {
+    let task_id = ctx.task_id;
     let (args, kwargs) = koji::split_kwargs(params.to_vec());
     let arg = |i: usize, name: &str| -> Option<Value> {
         args.get(i).cloned().or_else(|| kwargs.get(name).cloned())
@@ -29,26 +28,35 @@ pub async fn handle(
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
 
-    let task = session
-        .get_task_info(task_id, false)
+    let task = ctx
+        .hub(|s| async move { s.get_task_info(task_id, false).await })
         .await?
         .ok_or_else(|| TaskError::Build(format!("no such task: {task_id}")))?;
     let owner = task.owner.unwrap_or_default();
-    let host = session.host();
     let outcome: Result<(), TaskError> = async {
-        session.get_build(build_id, true).await?;
-        session.get_tag(tag_id, true).await?;
-        host.tag_build(task_id, tag_id, build_id, force, fromtag)
+        ctx.hub(|s| async move { s.get_build(build_id, true).await })
             .await?;
-        host.tag_notification(
-            true,
-            Some(tag_id),
-            fromtag,
-            build_id,
-            owner,
-            ignore_success,
-            None,
-        )
+        ctx.hub(|s| async move { s.get_tag(tag_id, true).await })
+            .await?;
+        ctx.hub(|s| async move {
+            s.host()
+                .tag_build(task_id, tag_id, build_id, force, fromtag)
+                .await
+        })
+        .await?;
+        ctx.hub(|s| async move {
+            s.host()
+                .tag_notification(
+                    true,
+                    Some(tag_id),
+                    fromtag,
+                    build_id,
+                    owner,
+                    ignore_success,
+                    None,
+                )
+                .await
+        })
         .await?;
         Ok(())
     }
@@ -56,7 +64,9 @@ pub async fn handle(
     if let Err(e) = outcome {
         // kojid sends the failure notification, then re-raises.
         let msg = e.to_fault().to_string();
-        if let Err(n) = host
+        if let Err(n) = ctx
+            .session
+            .host()
             .tag_notification(
                 false,
                 Some(tag_id),
