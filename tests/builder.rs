@@ -1112,3 +1112,39 @@ async fn target_deleted_after_submission_fails_the_task_naming_it() {
         "nothing attached, no compose"
     );
 }
+
+/// Another process of the same host forces the exclusive session away (a
+/// second daemon started with force): this one does not steal it back,
+/// which would make the two fight forever, but leaves with one clear line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forced_takeover_by_another_process_makes_the_builder_leave() {
+    let mut s = stack(&[], "");
+    let admin = s.hub.login("admin", "adminpass").await;
+    let before = host_session_id(&admin).await;
+    let other = s.hub.login("builder.local", "hostpass").await;
+    other
+        .exclusive_session(true)
+        .await
+        .expect("exclusiveSession(force=True)");
+    let status = tokio::task::block_in_place(|| s.builder.wait_exit(Duration::from_secs(30)))
+        .unwrap_or_else(|| panic!("the builder still runs:\n{}", s.builder.log()));
+    assert!(!status.success(), "{status}");
+    let log = s.builder.log();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("koji-osbuild-builder:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{log}");
+    assert!(
+        errors[0].contains("another process took over this host's exclusive session"),
+        "{}",
+        errors[0]
+    );
+    let now = host_session_id(&admin).await;
+    assert_ne!(now, before);
+    let me = other.get_logged_in_user().await;
+    assert!(
+        matches!(&me, Ok(Some(u)) if u.name == "builder.local"),
+        "the other process keeps its session: {me:?}"
+    );
+}

@@ -183,6 +183,23 @@ impl BuilderProcess {
         }
     }
 
+    /// Waits up to `timeout` for the daemon to exit on its own; its exit
+    /// status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL: a crash, nothing cleaned up.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

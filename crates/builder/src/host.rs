@@ -62,6 +62,8 @@ pub enum HostError {
     },
     #[error("the hub ended this host's session: {0}")]
     SessionLost(#[source] koji::Error),
+    #[error("another process took over this host's exclusive session on {hub} (it runs the host's tasks now); leaving")]
+    TakenOver { hub: String },
     #[error("cannot set up the composer client: {0}")]
     Composer(#[from] composer::Error),
 }
@@ -148,7 +150,7 @@ impl Builder {
                 source,
             }
         })?;
-        log_in(&session, &settings).await?;
+        log_in(&session, &settings, settings.force_exclusive).await?;
         let host_id = session
             .host()
             .get_id()
@@ -205,7 +207,9 @@ impl Builder {
             let took = match self.poll().await {
                 Ok(took) => took,
                 Err(e) if osbuild::is_session_lost(&e) || !self.session.is_logged_in() => {
-                    self.log_in_again(&e).await;
+                    if let Err(fatal) = self.log_in_again(&e).await {
+                        break Err(fatal);
+                    }
                     false
                 }
                 Err(e) => {
@@ -234,16 +238,33 @@ impl Builder {
     /// or closed by a forced exclusiveSession elsewhere): log in again, as
     /// kojid does, instead of leaving. Running tasks keep running; each gets
     /// a new subsession when it next talks to the hub (TaskContext::hub).
-    async fn log_in_again(&mut self, lost: &koji::Error) {
+    ///
+    /// The exclusive session is asked for without force: if another
+    /// process of this host holds it (it forced it away from us), that
+    /// process won and this one leaves, instead of the two stealing the
+    /// session from each other forever.
+    async fn log_in_again(&mut self, lost: &koji::Error) -> Result<(), HostError> {
         tracing::warn!(hub = %self.settings.hub, "the hub ended this host's session ({lost}); logging in again");
         self.session.set_session(None);
-        match log_in(&self.session, &self.settings).await {
-            Ok(()) => tracing::info!(
-                hub = %self.settings.hub,
-                running = self.table.len(),
-                "logged in as builder host again"
-            ),
-            Err(e) => tracing::warn!("logging in again failed (next try after the pause): {e}"),
+        match log_in(&self.session, &self.settings, false).await {
+            Ok(()) => {
+                tracing::info!(
+                    hub = %self.settings.hub,
+                    running = self.table.len(),
+                    "logged in as builder host again"
+                );
+                Ok(())
+            }
+            Err(HostError::Exclusive { hub, source })
+                if source.is_fault(FaultKind::AuthLockError) =>
+            {
+                tracing::debug!("exclusiveSession: {source}");
+                Err(HostError::TakenOver { hub })
+            }
+            Err(e) => {
+                tracing::warn!("logging in again failed (next try after the pause): {e}");
+                Ok(())
+            }
         }
     }
 
@@ -467,14 +488,18 @@ fn login_error(settings: &Settings, source: koji::Error) -> HostError {
 }
 
 /// login or sslLogin, then the exclusive session every host.* call needs.
-async fn log_in(session: &ClientSession, settings: &Settings) -> Result<(), HostError> {
+async fn log_in(
+    session: &ClientSession,
+    settings: &Settings,
+    force_exclusive: bool,
+) -> Result<(), HostError> {
     let login = match &settings.auth {
         HostAuth::Password { user, password } => session.login(user, password).await,
         HostAuth::Certificate { .. } => session.ssl_login().await,
     };
     login.map_err(|source| login_error(settings, source))?;
     session
-        .exclusive_session(settings.force_exclusive)
+        .exclusive_session(force_exclusive)
         .await
         .map_err(|source| HostError::Exclusive {
             hub: settings.hub.clone(),
