@@ -1,5 +1,5 @@
 # The two commands the README promises, and a few helpers.
-.PHONY: test build venv clean stack
+.PHONY: test build venv clean stack rpm check-rpms
 
 ## Run every test (Rust unit + end-to-end, Python plugin and test-hub tests).
 test:
@@ -20,3 +20,11 @@ clean:
 ## Start the local stack on loopback and submit an image request (Ctrl-C stops it).
 stack:
 	./scripts/stack
+
+## Build the RPMs into target/rpm from a release build (packaging/koji-osbuild.spec).
+rpm:
+	./packaging/build-rpms
+
+## Build the RPMs and check their file lists, config files and systemd unit.
+check-rpms:
+	./packaging/check-rpms
