@@ -157,6 +157,9 @@ async fn image_task_builds_tags_and_attaches_every_upstream_file() {
     for f in UPSTREAM_FILES {
         assert!(files.iter().any(|x| x == f), "{f} attached: {files:?}");
     }
+    let record: serde_json::Value =
+        serde_json::from_str(&download(&user, task_id, "compose.json").await).unwrap();
+    assert_eq!(record, json!({"id": compose_id, "server": s.sim.url}));
 
     // Attachments are written as Python's json.dump(indent=4, sort_keys=True).
     let request = download(&user, task_id, "compose-request.json").await;
@@ -362,22 +365,29 @@ async fn skip_tag_and_legacy_image_type_and_user_repos() {
     );
 }
 
+/// A builder killed while its compose runs loses neither the task nor the
+/// compose: the task's compose.json names the compose, and the rerun of the
+/// task follows it instead of submitting a second one.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_builder_loses_no_task() {
-    let mut s = stack(&["--compose-duration", "4s"], "");
+    let mut s = stack(&["--compose-duration", "6s"], "");
     let user = s.hub.login("kojiuser", "kojipass").await;
     let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
-    // Wait until the compose runs, then crash the builder.
+    // Wait until the compose is recorded in Koji, then crash the builder.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !output(&user, task_id)
         .await
         .iter()
-        .any(|f| f == "compose-status.json")
+        .any(|f| f == "compose.json")
     {
         assert!(Instant::now() < deadline, "the compose never started");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     s.builder.kill9();
+    let record: serde_json::Value =
+        serde_json::from_str(&download(&user, task_id, "compose.json").await).unwrap();
+    let recorded = record["id"].as_str().expect("compose.json id").to_string();
+    assert_eq!(record["server"], s.sim.url.as_str());
     let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
     assert_eq!(
         info.state,
@@ -397,6 +407,20 @@ async fn a_killed_builder_loses_no_task() {
         .builder
         .log()
         .contains("task freed (left open by a previous run)"));
+    let result = user.get_task_result(task_id).await.expect("task result");
+    assert_eq!(
+        result
+            .get("composer")
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_str),
+        Some(recorded.as_str()),
+        "the rerun followed the first compose"
+    );
+    assert_eq!(s.sim.stats()["composes_created"], 1, "no second compose");
+    assert!(s
+        .builder
+        .log()
+        .contains(&format!("resuming compose {recorded}")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -103,6 +103,22 @@ impl ComposerSim {
         );
     }
 
+    /// `GET /_sim/stats`: `composes_created`, `cancels`,
+    /// `canceled_composes`, … (see the simulator's README).
+    pub fn stats(&self) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "-f"])
+            .arg(format!("{}/_sim/stats", self.url))
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "GET /_sim/stats: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("/_sim/stats is JSON")
+    }
+
     /// The simulator's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -391,6 +391,7 @@ impl Builder {
                 topurl: self.settings.topurl.clone(),
                 poll_interval: self.settings.compose_poll_interval,
                 waiting: waiting.clone(),
+                compose: Arc::default(),
             },
         };
         let wake = self.wake.clone();

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use composer::ComposeStatus;
@@ -39,6 +39,9 @@ pub struct TaskContext {
     /// Set while the task only waits for subtasks; the host loop then does
     /// not count it against its capacity (so the subtask can run here).
     pub waiting: Arc<AtomicBool>,
+    /// The compose the task follows while it runs, so that a canceled task
+    /// can cancel it in composer.
+    pub compose: Arc<Mutex<Option<String>>>,
 }
 
 /// How long a task waits for the host to be logged in again before a lost
@@ -104,6 +107,17 @@ impl TaskContext {
         }
     }
 
+    /// The compose the task follows now, if any.
+    pub fn compose(&self) -> Option<String> {
+        self.compose.lock().map_or(None, |c| c.clone())
+    }
+
+    fn set_compose(&self, cid: Option<&str>) {
+        if let Ok(mut c) = self.compose.lock() {
+            *c = cid.map(str::to_owned);
+        }
+    }
+
     /// Upstream's `upload_json`: `<name>.json`, Python's json.dump layout,
     /// overwriting (fast_incremental_upload sends every chunk with overwrite).
     pub async fn upload_json(&self, doc: &serde_json::Value, name: &str) -> Result<(), TaskError> {
@@ -137,6 +151,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let task_id = ctx.task_id;
     tracing::info!(task_id, name = %req.name, version = %req.version, target = %req.target,
         arches = ?req.arches, "building image via osbuild");
+    let earlier = recorded_compose(ctx).await?;
 
     let target = ctx
         .hub(|s| {
@@ -205,14 +220,31 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         .map_err(|_| TaskError::Parameter(format!("task id {task_id} is negative")))?;
     let request = compose_request(&req, &ctx.koji_server, task_id_u, &release, &repos)
         .map_err(|e| TaskError::Build(e.to_string()))?;
-    ctx.upload_json(&request.to_json(), "compose-request")
-        .await?;
-
-    let cid = ctx.composer.compose_create(&request).await?;
-    tracing::info!(task_id, compose_id = %cid, nvr = %format!("{}-{}-{}", req.name, req.version, release),
-        "compose created");
+    let cid = match earlier {
+        Some(cid) => {
+            // The request went to composer in the earlier run; composer
+            // reserved its build, so a new getNextRelease may differ: the
+            // attached compose-request.json stays the one composer got.
+            tracing::info!(task_id, compose_id = %cid, "resuming compose {cid}");
+            cid
+        }
+        None => {
+            ctx.upload_json(&request.to_json(), "compose-request")
+                .await?;
+            let cid = ctx.composer.compose_create(&request).await?;
+            tracing::info!(task_id, compose_id = %cid, nvr = %format!("{}-{}-{}", req.name, req.version, release),
+                "compose created");
+            // Recorded in Koji at once: a rerun of this task (builder
+            // restart, another host after a crash) follows this compose.
+            let record = json!({"id": cid, "server": ctx.composer.server()});
+            ctx.upload_json(&record, COMPOSE_RECORD).await?;
+            cid
+        }
+    };
+    ctx.set_compose(Some(&cid));
 
     let status = follow_compose(ctx, &cid).await?;
+    ctx.set_compose(None);
     tracing::info!(task_id, compose_id = %cid, status = %status.status, "compose finished");
 
     let image_types: Vec<(String, String)> = request
@@ -245,6 +277,47 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         "koji": {"build": build_id},
     });
     Ok(koji::json_to_value(&result))
+}
+
+/// `compose.json`: the compose of the task, attached right after composer
+/// accepted it. An addition to upstream's files.
+pub const COMPOSE_RECORD: &str = "compose";
+
+/// The compose an earlier run of this task created on this builder's
+/// composer, from the task's own `compose.json`; `None` to create one.
+async fn recorded_compose(ctx: &TaskContext) -> Result<Option<String>, TaskError> {
+    let id = ctx.task_id;
+    let file = format!("{COMPOSE_RECORD}.json");
+    let files = ctx
+        .hub(|s| async move { s.list_task_output(id).await })
+        .await?;
+    if !files.contains(&file) {
+        return Ok(None);
+    }
+    let bytes = ctx
+        .hub(|s| {
+            let file = file.as_str();
+            async move { s.download_task_output(id, file, 0, None).await }
+        })
+        .await?;
+    let record: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(task_id = id, "ignoring an unreadable {file}: {e}");
+            return Ok(None);
+        }
+    };
+    let (Some(cid), Some(server)) = (record["id"].as_str(), record["server"].as_str()) else {
+        tracing::warn!(task_id = id, "ignoring {file} without id and server");
+        return Ok(None);
+    };
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    if !same(server, ctx.composer.server()) {
+        tracing::warn!(task_id = id, compose_id = %cid, server = %server,
+            "an earlier run's compose is on another composer; creating a new one");
+        return Ok(None);
+    }
+    Ok(Some(cid.to_string()))
 }
 
 /// Follows the compose, attaching compose-status.json each time the status
