@@ -141,6 +141,12 @@ pub struct ComposerArgs {
     /// [default: builder.conf's ssl_verify, else the system CAs]
     #[arg(long, value_name = "CA")]
     pub ca: Option<PathBuf>,
+
+    /// Retries of a request that could not reach composer or got a 5xx, with
+    /// growing pauses (0.3 s backoff factor, up to 2 min) [default: 15, as
+    /// upstream]. TLS failures are retried too, so 0 shows them at once
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 }
 
 /// upstream's stand-alone `compose NAME VERSION RELEASE DISTRO ARCH...`.

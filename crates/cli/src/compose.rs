@@ -60,7 +60,10 @@ pub fn settings(global: &GlobalArgs, args: &ComposerArgs) -> anyhow::Result<Comp
     };
     // Upstream's stand-alone client retries like this whatever the config
     // says (Client(url) with its defaults: total=15, backoff 0.3).
-    client.retry = RetryPolicy::STANDALONE;
+    client.retry = RetryPolicy {
+        max_retries: args.retries.unwrap_or(RetryPolicy::STANDALONE.max_retries),
+        ..RetryPolicy::STANDALONE
+    };
     if let Some(url) = &args.url {
         client.server = url.clone();
     }
@@ -332,6 +335,8 @@ mod tests {
             "/c/ca.crt",
             "--poll-interval",
             "0.25",
+            "--retries",
+            "0",
         ]);
         let Command::ComposeStatus(args) = &cli.command else {
             panic!("not compose-status: {:?}", cli.command)
@@ -348,6 +353,8 @@ mod tests {
         );
         assert_eq!(s.client.ssl_verify, SslVerify::CaPath("/c/ca.crt".into()));
         assert_eq!(s.poll_interval, Duration::from_millis(250));
+        assert_eq!(s.client.retry.max_retries, 0);
+        assert_eq!(s.client.retry.backoff_factor, Duration::from_millis(300));
 
         let cli = cli_wait(&["--cert", "/c/both.pem"]);
         let (global, args) = cli;
