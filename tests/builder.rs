@@ -699,9 +699,10 @@ fn bad_config_is_one_clear_line() {
 }
 
 /// A task canceled by its owner while the compose runs is stopped in the
-/// builder (kojid kills the task process), which keeps serving.
+/// builder (kojid kills the task process), its compose is canceled in
+/// composer, and the builder keeps serving.
 #[tokio::test(flavor = "multi_thread")]
-async fn canceled_task_is_stopped() {
+async fn canceled_task_is_stopped_and_its_compose_canceled() {
     let s = stack(&["--compose-duration", "30s"], "");
     let user = s.hub.login("kojiuser", "kojipass").await;
     let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
@@ -714,17 +715,47 @@ async fn canceled_task_is_stopped() {
         assert!(Instant::now() < deadline, "the compose never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let record: serde_json::Value =
+        serde_json::from_str(&download(&user, task_id, "compose.json").await).unwrap();
+    let cid = record["id"].as_str().expect("compose.json id").to_string();
     user.cancel_task(task_id).await.expect("cancelTask");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.builder.log().contains("task stopped") {
+    loop {
+        let stats = s.sim.stats();
+        if stats["canceled_composes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c == cid.as_str()))
+        {
+            assert_eq!(stats["cancels"], 1, "{stats}");
+            break;
+        }
         assert!(
             Instant::now() < deadline,
-            "the builder did not stop the task"
+            "compose {cid} not canceled in composer: {stats}\n{}",
+            s.builder.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let log = s.builder.log();
+    assert!(log.contains("task stopped"), "{log}");
+    assert!(
+        log.contains(&format!("compose {cid} canceled in composer")),
+        "{log}"
+    );
     let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
     assert_eq!(info.state, TaskState::Canceled);
+
+    // The builder keeps serving.
+    s.sim.set_faults(&json!({"compose_duration": "1s"}));
+    let next = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let info = wait_done(&user, next, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, next).await
+    );
+    assert_eq!(s.sim.stats()["cancels"], 1, "only the canceled compose");
 }
 
 /// Upstream's test_compose_no_logs: composer cannot hand out the logs; that

@@ -524,7 +524,10 @@ impl Worker {
             _ = cancelled.wait_for(|c| *c) => None,
         };
         match outcome {
-            None => tracing::info!(task_id = id, method = %self.method, "task stopped"),
+            None => {
+                tracing::info!(task_id = id, method = %self.method, "task stopped");
+                self.cancel_compose().await;
+            }
             Some(Ok(result)) => match self
                 .ctx
                 .hub(|s| {
@@ -554,11 +557,14 @@ impl Worker {
                     // The hub refuses once the task is not OPEN for us any
                     // more (canceled meanwhile): the call or upload that
                     // failed the task was the task noticing it.
-                    Err(e) if e.is_fault(FaultKind::ActionNotAllowed) => tracing::info!(
-                        task_id = id,
-                        method = %self.method,
-                        "task stopped: no longer ours (canceled or reassigned)"
-                    ),
+                    Err(e) if e.is_fault(FaultKind::ActionNotAllowed) => {
+                        tracing::info!(
+                            task_id = id,
+                            method = %self.method,
+                            "task stopped: no longer ours (canceled or reassigned)"
+                        );
+                        self.cancel_compose().await;
+                    }
                     Err(e) => {
                         tracing::warn!(task_id = id, fault = %fault, "failing the task failed: {e}")
                     }
@@ -567,6 +573,39 @@ impl Worker {
         }
         if let Err(e) = self.ctx.session.logout().await {
             tracing::debug!(task_id = id, "subsession logout: {e}");
+        }
+    }
+
+    /// A task canceled in Koji (cancelTask by its owner or an admin, or
+    /// its parent's cancel) cancels the compose it follows in composer. A
+    /// task only freed or reassigned (shutdown, another host) leaves the
+    /// compose running: the rerun of the task follows it (compose.json).
+    async fn cancel_compose(&self) {
+        let Some(cid) = self.ctx.compose() else {
+            return;
+        };
+        let id = self.task_id;
+        let state = match self
+            .ctx
+            .hub(|s| async move { s.get_task_info(id, false).await })
+            .await
+        {
+            Ok(info) => info.map(|t| t.state),
+            Err(e) => {
+                tracing::warn!(task_id = id, compose_id = %cid,
+                    "cannot tell whether the task was canceled ({e}); leaving its compose running");
+                return;
+            }
+        };
+        if state != Some(TaskState::Canceled) {
+            tracing::debug!(task_id = id, compose_id = %cid, "task not canceled: compose left running");
+            return;
+        }
+        match self.ctx.composer.compose_delete(&cid).await {
+            Ok(_) => tracing::info!(task_id = id, compose_id = %cid,
+                "task canceled: compose {cid} canceled in composer"),
+            Err(e) => tracing::warn!(task_id = id, compose_id = %cid,
+                "task canceled, but canceling compose {cid} in composer failed: {e}"),
         }
     }
 
