@@ -499,10 +499,14 @@ impl Client {
                 Step::Done(reply)
             }
             Err(e) => {
-                let detail = transport_detail(&e);
+                let cause = transport_cause(&e);
+                let hint = certificate_hint(&cause);
+                let detail = format!("{cause}{}", hint.unwrap_or(""));
                 // A refused connection never reached the server; anything
-                // later may have, so only repeatable requests go again.
-                let retryable = e.is_connect() || idempotent;
+                // later may have, so only repeatable requests go again. A
+                // certificate problem fails the same way on every try (15
+                // tries with backoff would hide it for minutes): report it.
+                let retryable = hint.is_none() && (e.is_connect() || idempotent);
                 tracing::debug!(method = %method, url = %url, attempt, error = %detail, "composer request failed");
                 if retryable && *errors < policy.max_retries {
                     *errors += 1;
@@ -533,16 +537,20 @@ enum Step {
     Fail(Error),
 }
 
-/// The causes of a transport error on one line, with a hint when it is a
-/// certificate problem the configuration can fix. reqwest's own top-level
+/// The causes of a transport error on one line. reqwest's own top-level
 /// message only repeats the URL, which the error already names.
-fn transport_detail(error: &reqwest::Error) -> String {
-    let detail = match std::error::Error::source(error) {
+fn transport_cause(error: &reqwest::Error) -> String {
+    match std::error::Error::source(error) {
         Some(source) => chain(source),
         None => error.to_string(),
-    };
-    let hint = if detail.contains("invalid peer certificate") {
-        " (composer's certificate is not trusted: point ssl_verify at its CA file or directory)"
+    }
+}
+
+/// What to do about a certificate problem the configuration can fix, if
+/// the transport error is one.
+fn certificate_hint(cause: &str) -> Option<&'static str> {
+    if cause.contains("invalid peer certificate") {
+        Some(" (composer's certificate is not trusted: point ssl_verify at its CA file or directory)")
     } else if [
         "CertificateRequired",
         "BadCertificate",
@@ -550,13 +558,12 @@ fn transport_detail(error: &reqwest::Error) -> String {
         "CertificateUnknown",
     ]
     .iter()
-    .any(|alert| detail.contains(alert))
+    .any(|alert| cause.contains(alert))
     {
-        " (composer did not accept our client certificate: check ssl_cert)"
+        Some(" (composer did not accept our client certificate: check ssl_cert)")
     } else {
-        ""
-    };
-    format!("{detail}{hint}")
+        None
+    }
 }
 
 async fn read_reply(
