@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use composer::config::BuilderConfig;
-use composer::ini::{Ini, IniError};
+use pyini::{Ini, IniError};
 
 /// Sections this module reads.
 pub const BUILDER_SECTION: &str = "builder";
@@ -166,7 +166,7 @@ impl Source<'_> {
         let Some(v) = self.get(key)? else {
             return Ok(None);
         };
-        composer::ini::parse_bool(&v).map(Some).ok_or_else(|| {
+        pyini::parse_bool(&v).map(Some).ok_or_else(|| {
             self.invalid(
                 key,
                 format!("'{v}' is not a boolean (use yes/no, true/false, on/off, 1/0)"),

@@ -8,8 +8,9 @@
 //! `%(key)s` interpolation). Only the keys koji knows are used; `user` and
 //! `password` are not among them, exactly as in koji.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use pyini::Ini;
 
 /// Where the configuration is looked for. Tests point these at temp dirs.
 #[derive(Debug, Clone)]
@@ -44,22 +45,13 @@ impl ConfigLocations {
 pub enum ConfigError {
     #[error("config file {0} can't be opened")]
     Unreadable(PathBuf, #[source] std::io::Error),
-    #[error("{path}, line {line}: {message}")]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    /// A syntax or `%(name)s` interpolation problem, with file and line.
+    #[error(transparent)]
+    Syntax(#[from] pyini::IniError),
     #[error("value for {0} config option must be a valid integer")]
     NotInteger(String),
     #[error("value for {0} config option must be a boolean, not {1:?}")]
     NotBoolean(String, String),
-    #[error("config option {key} in profile {profile}: {message}")]
-    Interpolation {
-        profile: String,
-        key: String,
-        message: String,
-    },
 }
 
 /// The settings of one profile: koji's `config_defaults`, overridden by the
@@ -149,18 +141,26 @@ pub fn read_config(
         }
     }
 
-    let mut ini = Ini::default();
+    let mut ini = Ini::new();
     for file in &files {
         let text =
             std::fs::read_to_string(file).map_err(|e| ConfigError::Unreadable(file.clone(), e))?;
-        ini.read(&text, file)?;
+        ini.read_str(&text, file)?;
     }
 
     let mut result = Profile::default();
-    if let Some(section) = ini.items(profile) {
+    if let Some(section) = ini.section(profile).filter(|_| ini.has_section(profile)) {
         result.name = Some(profile.to_string());
-        for (key, raw) in &section {
-            let value = ini.interpolate(profile, key, raw, &section)?;
+        // The profile's keys with [DEFAULT]'s underneath, as `config.items()`.
+        let defaults = ini.section(pyini::DEFAULT_SECTION).into_iter();
+        let mut keys: Vec<&str> = defaults
+            .chain([section])
+            .flat_map(|s| s.entries.iter().map(|e| e.key.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let value = ini.get(profile, key)?.unwrap_or_default();
             result.set(key, value)?;
         }
     }
@@ -257,167 +257,6 @@ fn conf_dir(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         .map(|name| dir.join(name))
         .filter(|p| p.is_file())
         .collect())
-}
-
-/// The part of Python's `configparser.ConfigParser` that koji configs use.
-#[derive(Debug, Default)]
-struct Ini {
-    defaults: BTreeMap<String, String>,
-    sections: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-impl Ini {
-    fn read(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
-        let syntax = |line: usize, message: &str| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            message: message.to_string(),
-        };
-        // (section, key, indent of the key line) of the value being read.
-        let mut section: Option<String> = None;
-        let mut current: Option<(String, usize)> = None;
-        for (n, raw) in text.lines().enumerate() {
-            let lineno = n + 1;
-            let stripped = raw.trim();
-            if stripped.is_empty() {
-                // A blank line may be part of a multi-line value.
-                if let Some((key, _)) = &current {
-                    if let Some(value) = self.slot(section.as_deref(), key) {
-                        value.push('\n');
-                    }
-                }
-                continue;
-            }
-            if stripped.starts_with('#') || stripped.starts_with(';') {
-                continue;
-            }
-            let indent = raw.len() - raw.trim_start().len();
-            if let Some((key, key_indent)) = &current {
-                if indent > *key_indent {
-                    if let Some(value) = self.slot(section.as_deref(), key) {
-                        if !value.ends_with('\n') {
-                            value.push('\n');
-                        }
-                        value.push_str(stripped);
-                    }
-                    continue;
-                }
-            }
-            self.finish_value(section.as_deref(), &current);
-            current = None;
-            if stripped.starts_with('[') && stripped.ends_with(']') && stripped.len() > 2 {
-                let name = stripped[1..stripped.len() - 1].to_string();
-                if name != "DEFAULT" {
-                    self.sections.entry(name.clone()).or_default();
-                }
-                section = Some(name);
-                continue;
-            }
-            let Some(name) = section.as_deref() else {
-                return Err(syntax(lineno, "file contains no section headers"));
-            };
-            let Some(pos) = stripped.find(['=', ':']) else {
-                return Err(syntax(
-                    lineno,
-                    &format!("not a 'key = value' line: {stripped:?}"),
-                ));
-            };
-            let key = stripped[..pos].trim_end().to_lowercase();
-            let value = stripped[pos + 1..].trim().to_string();
-            if key.is_empty() {
-                return Err(syntax(lineno, "empty key"));
-            }
-            let name = name.to_string();
-            *self.slot_or_insert(&name, &key) = value;
-            current = Some((key, indent));
-        }
-        self.finish_value(section.as_deref(), &current);
-        Ok(())
-    }
-
-    /// configparser strips the trailing blank lines of a multi-line value.
-    fn finish_value(&mut self, section: Option<&str>, current: &Option<(String, usize)>) {
-        if let Some((key, _)) = current {
-            if let Some(value) = self.slot(section, key) {
-                let trimmed = value.trim_end_matches('\n').len();
-                value.truncate(trimmed);
-            }
-        }
-    }
-
-    fn slot(&mut self, section: Option<&str>, key: &str) -> Option<&mut String> {
-        match section? {
-            "DEFAULT" => self.defaults.get_mut(key),
-            name => self.sections.get_mut(name)?.get_mut(key),
-        }
-    }
-
-    fn slot_or_insert(&mut self, section: &str, key: &str) -> &mut String {
-        let map = if section == "DEFAULT" {
-            &mut self.defaults
-        } else {
-            self.sections.entry(section.to_string()).or_default()
-        };
-        map.entry(key.to_string()).or_default()
-    }
-
-    /// The section's items with the defaults underneath, as `config.items()`.
-    fn items(&self, section: &str) -> Option<BTreeMap<String, String>> {
-        let own = self.sections.get(section)?;
-        let mut all = self.defaults.clone();
-        all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Some(all)
-    }
-
-    /// `BasicInterpolation`: `%%` is `%`, `%(name)s` is another key's value.
-    fn interpolate(
-        &self,
-        profile: &str,
-        key: &str,
-        raw: &str,
-        items: &BTreeMap<String, String>,
-    ) -> Result<String, ConfigError> {
-        fn expand(
-            value: &str,
-            items: &BTreeMap<String, String>,
-            depth: usize,
-        ) -> Result<String, String> {
-            if depth > 10 {
-                return Err("interpolation too deeply recursive".into());
-            }
-            let mut out = String::new();
-            let mut rest = value;
-            while let Some(pos) = rest.find('%') {
-                out.push_str(&rest[..pos]);
-                rest = &rest[pos..];
-                if let Some(after) = rest.strip_prefix("%%") {
-                    out.push('%');
-                    rest = after;
-                } else if let Some(after) = rest.strip_prefix("%(") {
-                    let Some(end) = after.find(")s") else {
-                        return Err(format!("bad interpolation variable reference {rest:?}"));
-                    };
-                    let name = after[..end].to_lowercase();
-                    let Some(referenced) = items.get(&name) else {
-                        return Err(format!("bad interpolation: no option {name:?}"));
-                    };
-                    out.push_str(&expand(referenced, items, depth + 1)?);
-                    rest = &after[end + 2..];
-                } else {
-                    return Err(format!(
-                        "'%' must be followed by '%' or '(', found: {rest:?}"
-                    ));
-                }
-            }
-            out.push_str(rest);
-            Ok(out)
-        }
-        expand(raw, items, 1).map_err(|message| ConfigError::Interpolation {
-            profile: profile.to_string(),
-            key: key.to_string(),
-            message,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -595,7 +434,12 @@ mod tests {
             .to_string()
             .contains("anon_retry"));
         fx.write("koji.conf", "server = x\n[koji]\n");
-        assert!(fx.read("koji").unwrap_err().to_string().contains("line 1"));
+        // pyini names the place as FILE:LINE.
+        assert!(fx
+            .read("koji")
+            .unwrap_err()
+            .to_string()
+            .contains("koji.conf:1:"));
         fx.write("koji.conf", "[koji]\nserver = 50%\n");
         assert!(fx.read("koji").unwrap_err().to_string().contains("server"));
     }

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ini::{self, Ini, IniError};
+use pyini::{self as ini, Ini, IniError};
 use crate::oauth::{OAuthCredentials, Secret};
 use crate::tls::{ClientCert, SslVerify};
 

@@ -24,7 +24,6 @@ pub mod api;
 mod client;
 pub mod config;
 mod error;
-pub mod ini;
 mod oauth;
 mod retry;
 mod tls;

@@ -92,7 +92,7 @@ pub enum SslVerify {
 impl SslVerify {
     /// Parse like upstream: a configparser boolean, otherwise a path.
     pub fn parse(value: &str) -> Result<Self, String> {
-        if let Some(b) = crate::ini::parse_bool(value) {
+        if let Some(b) = pyini::parse_bool(value) {
             return Ok(if b {
                 SslVerify::Enabled
             } else {

@@ -1,5 +1,6 @@
-//! A small INI reader that behaves like Python's `configparser.ConfigParser`
-//! with its default options, because upstream reads builder.conf with it and
+//! pyini: a small INI reader that behaves like Python's
+//! `configparser.ConfigParser` with its default options, because koji reads
+//! koji.conf and kojid.conf with it, upstream reads builder.conf with it, and
 //! existing files must keep meaning the same thing.
 //!
 //! What is kept from configparser: `key = value` and `key: value` (the first
