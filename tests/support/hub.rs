@@ -1,9 +1,7 @@
 //! The test hub (testing/hub/run.py) as a separate process.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::certs::{CertPair, Pki};
@@ -102,18 +100,16 @@ impl TestHub {
             .spawn()
             .expect("start the test hub (is the venv there? run scripts/setup-venv)");
 
-        let lines = read_until_ready(&mut child);
-        let get = |key: &str| {
-            lines
-                .iter()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::to_owned)
-        };
-        let url = get("HUB_URL=").expect("hub printed HUB_URL");
+        let lines = crate::read_until_ready(&mut child, START_TIMEOUT).unwrap_or_else(|lines| {
+            let _ = child.kill();
+            panic!("the test hub did not print READY; it printed {lines:?}");
+        });
+        let get = |key: &str| crate::printed(&lines, key);
+        let url = get("HUB_URL").expect("hub printed HUB_URL");
         TestHub {
-            https_url: get("HUB_HTTPS_URL="),
-            topurl: get("TOPURL=").expect("hub printed TOPURL"),
-            weburl: get("WEBURL=").expect("hub printed WEBURL"),
+            https_url: get("HUB_HTTPS_URL"),
+            topurl: get("TOPURL").expect("hub printed TOPURL"),
+            weburl: get("WEBURL").expect("hub printed WEBURL"),
             url,
             pki,
             child: Some(child),
@@ -146,32 +142,6 @@ impl TestHub {
     /// An anonymous Koji client session on this hub.
     pub fn anonymous(&self) -> koji::ClientSession {
         koji::ClientSession::new(&self.url, koji::Options::default()).expect("client session")
-    }
-}
-
-fn read_until_ready(child: &mut Child) -> Vec<String> {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let deadline = std::time::Instant::now() + START_TIMEOUT;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == "READY" => return lines,
-            Ok(line) => lines.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the test hub did not print READY; it printed {lines:?}");
-            }
-        }
     }
 }
 

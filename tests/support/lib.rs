@@ -10,7 +10,11 @@ pub mod proxy;
 pub mod run;
 pub mod sim;
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::Child;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The repository root (this crate lives in `<root>/tests`).
 pub fn repo_root() -> PathBuf {
@@ -44,4 +48,37 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Read a service's stdout until it prints `READY`, the start-up handshake
+/// of the test hub and the composer simulator (`KEY=value` lines, then
+/// `READY`). `Err` carries what it printed when it did not get there in time.
+pub fn read_until_ready(child: &mut Child, timeout: Duration) -> Result<Vec<String>, Vec<String>> {
+    let stdout = child.stdout.take().expect("the service's stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line == "READY" => return Ok(lines),
+            Ok(line) => lines.push(line),
+            Err(_) => return Err(lines),
+        }
+    }
+}
+
+/// The value of the `KEY=value` line a service printed.
+pub fn printed(lines: &[String], key: &str) -> Option<String> {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .map(str::to_owned)
 }

@@ -2,11 +2,9 @@
 //! composer's Koji side for real, logging in to the test hub as the
 //! content-generator user `osbuild` of the default seed.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::hub::TestHub;
 use crate::workspace_bin;
@@ -41,38 +39,15 @@ impl ComposerSim {
             .stderr(std::fs::File::create(&log).expect("composer-sim log file"))
             .spawn()
             .expect("start composer-sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
+        let lines = crate::read_until_ready(&mut child, START_TIMEOUT).unwrap_or_else(|lines| {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("composer-sim did not print READY; stdout {lines:?}; log:\n{log}");
         });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut lines = Vec::new();
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line == "READY" => break,
-                Ok(line) => lines.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    let log = std::fs::read_to_string(&log).unwrap_or_default();
-                    panic!("composer-sim did not print READY; stdout {lines:?}; log:\n{log}");
-                }
-            }
-        }
-        let get = |key: &str| {
-            lines
-                .iter()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::to_owned)
-        };
+        let get = |key: &str| crate::printed(&lines, key);
         ComposerSim {
-            url: get("COMPOSER_URL=").expect("composer-sim printed COMPOSER_URL"),
-            token_url: get("TOKEN_URL="),
+            url: get("COMPOSER_URL").expect("composer-sim printed COMPOSER_URL"),
+            token_url: get("TOKEN_URL"),
             child: Some(child),
             log,
             _dir: dir,
