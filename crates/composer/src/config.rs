@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pyini::{self as ini, Ini, IniError};
 use crate::oauth::{OAuthCredentials, Secret};
 use crate::tls::{ClientCert, SslVerify};
+use pyini::{self as ini, Ini, IniError};
 
 /// Where upstream's builder plugin looks for builder.conf, in reading order.
 pub const DEFAULT_CONFIG_FILES: [&str; 2] = [
