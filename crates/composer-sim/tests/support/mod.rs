@@ -3,10 +3,8 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub const API: &str = "/api/image-builder-composer/v2";
@@ -26,33 +24,17 @@ impl Proc {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut vars = HashMap::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line == "READY" => break,
-                Ok(line) => {
-                    if let Some((k, v)) = line.split_once('=') {
-                        vars.insert(k.to_owned(), v.to_owned());
-                    }
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    panic!("{name} did not print READY: {e}");
-                }
-            }
-        }
+        // The same start-up handshake as every service of the e2e stack.
+        let lines =
+            e2e::read_until_ready(&mut child, Duration::from_secs(60)).unwrap_or_else(|lines| {
+                let _ = child.kill();
+                panic!("{name} did not print READY; it printed {lines:?}");
+            });
+        let vars: HashMap<String, String> = lines
+            .iter()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         Proc {
             child: Some(child),
             vars,
