@@ -3,12 +3,14 @@
 //! task; the osbuildImage handler ([`osbuild::handle`]) is a library
 //! function over one Koji session and one composer client.
 //!
+//! - [`cli`]: the daemon's command line.
 //! - [`config`]: builder.conf (+ `[builder]`, or a kojid.conf).
 //! - [`host`]: the kojid-style host loop and the task table.
 //! - [`osbuild`], [`tagbuild`]: the task handlers.
 //! - [`notify`]: systemd readiness and watchdog notifications.
 //! - [`pyjson`]: attachments formatted as Python's json.dump does.
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod host;
@@ -17,6 +19,7 @@ pub mod osbuild;
 pub mod pyjson;
 pub mod tagbuild;
 
+pub use cli::Cli;
 pub use config::{ConfigError, HostAuth, Settings};
 pub use error::TaskError;
 pub use host::{Builder, HostError, TaskTable, METHODS};

@@ -5,24 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use koji_osbuild_builder::{Builder, Settings};
-
-/// Koji builder host for osbuildImage tasks (osbuild-composer).
-#[derive(Debug, Parser)]
-#[command(name = "koji-osbuild-builder", version, about)]
-struct Cli {
-    /// builder.conf to read instead of /usr/share/koji-osbuild/builder.conf
-    /// and /etc/koji-osbuild/builder.conf (repeatable; later files win).
-    #[arg(long = "config", value_name = "FILE")]
-    config: Vec<PathBuf>,
-    /// A kojid.conf whose [kojid] server, topurl, user, password, cert,
-    /// serverca, sleeptime and maxjobs are used unless [builder] sets them.
-    #[arg(long = "kojid-config", value_name = "FILE")]
-    kojid_config: Option<PathBuf>,
-    /// Check the configuration and exit.
-    #[arg(long)]
-    check_config: bool,
-}
+use koji_osbuild_builder::{Builder, Cli, Settings};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

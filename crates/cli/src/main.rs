@@ -4,16 +4,7 @@
 //! watch` is `koji watch-task`; both read the koji client configuration.
 //! This file only parses, runs, and turns an error into one line.
 
-mod app;
-mod args;
-mod compose;
-mod config;
-mod hub;
-mod image;
-mod pyfmt;
-mod session;
-mod watch;
-
+use koji_osbuild::{app, args};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
