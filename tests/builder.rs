@@ -456,6 +456,63 @@ async fn sigterm_frees_running_tasks_and_marks_the_host_not_ready() {
     assert_eq!(host.get("ready").and_then(Value::as_bool), Some(false));
 }
 
+/// Waits until `pred` holds for the builder's log.
+async fn wait_log(builder: &BuilderProcess, what: &str, pred: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !pred(&builder.log()) {
+        assert!(Instant::now() < deadline, "{what}:\n{}", builder.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_config_in_place_and_the_compose_goes_on() {
+    let mut s = stack(&["--compose-duration", "8s"], "");
+    let user = s.hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output(&user, task_id)
+        .await
+        .iter()
+        .any(|f| f == "compose.json")
+    {
+        assert!(Instant::now() < deadline, "the compose never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = s.builder.pid();
+    let good = builder_conf(&s.hub, &s.sim.url, "force_exclusive = false\n");
+
+    // A broken file is reported and the running configuration stays.
+    s.builder
+        .write_config(&good.replace("capacity = 12", "capacity = many"));
+    s.builder.signal("HUP");
+    wait_log(&s.builder, "the bad reload is logged", |log| {
+        log.contains("keeping the configuration in use")
+    })
+    .await;
+    assert!(s.builder.log().contains("'capacity'"), "names the key");
+    assert_eq!(s.builder.wait_exit(Duration::from_millis(500)), None);
+
+    // A good one: the same process logs in again and resumes the compose.
+    s.builder.write_config(&good);
+    s.builder.signal("HUP");
+    wait_log(&s.builder, "the builder logs in again", |log| {
+        log.matches("logged in as builder host").count() == 2
+    })
+    .await;
+    assert_eq!(s.builder.pid(), pid, "reloaded in place");
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{}",
+        failure(&user, task_id).await
+    );
+    assert!(s.builder.log().contains("resuming compose"));
+    assert_eq!(s.sim.stats()["composes_created"], 1, "no second compose");
+    assert_eq!(s.sim.stats()["cancels"], 0, "the compose was not canceled");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_tasks_run_concurrently_through_one_builder() {
     let s = stack(&["--compose-duration", "3s"], "");

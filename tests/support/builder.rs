@@ -200,6 +200,25 @@ impl BuilderProcess {
         }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the builder runs").id()
+    }
+
+    /// Replaces builder.conf (for a reload or the next restart).
+    pub fn write_config(&self, conf: &str) {
+        std::fs::write(&self.config, conf).expect("write builder.conf");
+    }
+
+    /// Sends a signal (`"HUP"`, `"TERM"`, ...) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// SIGKILL: a crash, nothing cleaned up.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,8 +1,18 @@
 //! `koji-osbuild-builder`: the daemon. Reads the configuration, runs the
 //! host loop until SIGTERM or SIGINT, then frees its tasks and logs out.
+//!
+//! SIGHUP reloads the configuration: the files are read again and, if they
+//! are valid, the daemon frees its tasks, logs out and executes itself
+//! again with the same arguments (same PID, so systemd keeps tracking it).
+//! The new process takes the tasks back and follows their composes from
+//! the compose.json attached to each task, so no compose is lost or
+//! started twice. A configuration that does not load is logged and the
+//! daemon keeps running with the one it has.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::Parser;
 use koji_osbuild_builder::{Builder, Cli, Settings};
@@ -48,7 +58,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(settings)) {
+    let reload = Arc::new(AtomicBool::new(false));
+    let result = runtime.block_on(run(
+        settings,
+        &paths,
+        cli.kojid_config.as_deref(),
+        reload.clone(),
+    ));
+    // The runtime's threads and sockets end here, before a re-exec.
+    drop(runtime);
+    match result {
+        Ok(()) if reload.load(Ordering::SeqCst) => re_exec(),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Our errors carry their causes in their own message already;
@@ -59,21 +79,61 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+/// Runs the host loop until SIGTERM or SIGINT, or until a SIGHUP finds a
+/// valid configuration (then `reload` is set and the caller re-executes).
+async fn run(
+    settings: Settings,
+    paths: &[PathBuf],
+    kojid_config: Option<&Path>,
+    reload: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let hub = settings.hub.clone();
     let builder = Builder::start(settings).await?;
     // Logged in and holding the host's exclusive session: systemd may now
     // consider the unit started (Type=notify).
     koji_osbuild_builder::notify::ready(&hub, builder.host_id());
     let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                _ = hup.recv() => match Settings::load(paths, kojid_config) {
+                    Ok(_) => {
+                        tracing::info!("SIGHUP: the configuration loads; restarting in place to apply it");
+                        reload.store(true, Ordering::SeqCst);
+                        koji_osbuild_builder::notify::reloading();
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!("SIGHUP: {e}; keeping the configuration in use");
+                        continue;
+                    }
+                },
+            }
+            koji_osbuild_builder::notify::stopping();
+            return;
         }
-        koji_osbuild_builder::notify::stopping();
     };
     builder.run(shutdown).await?;
     Ok(())
+}
+
+/// Executes this same binary again with the same arguments (the reload of
+/// SIGHUP). Returns only if that fails.
+fn re_exec() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| "koji-osbuild-builder".into());
+    tracing::info!("executing koji-osbuild-builder again");
+    // /proc/self/exe is the binary that runs now, even if a package update
+    // replaced the file on disk (apply that with a restart).
+    let err = std::process::Command::new("/proc/self/exe")
+        .arg0(&argv0)
+        .args(args)
+        .exec();
+    eprintln!("koji-osbuild-builder: cannot execute itself again for the reload: {err}; exiting (systemd restarts it)");
+    ExitCode::FAILURE
 }

@@ -1,7 +1,8 @@
 //! systemd's service notification protocol (`sd_notify(3)`), for the
 //! `Type=notify` unit in packaging/: `READY=1` once the host has logged in
 //! to the hub, `WATCHDOG=1` on each pass of the host loop when the unit sets
-//! `WatchdogSec=`, `STOPPING=1` on shutdown.
+//! `WatchdogSec=`, `RELOADING=1` on SIGHUP,
+//! `STOPPING=1` on shutdown.
 //!
 //! Outside systemd (`NOTIFY_SOCKET` unset) every call does nothing, so the
 //! tests, `make stack` and a foreground run are unaffected. A failed send is
@@ -22,6 +23,18 @@ pub fn stopping() {
         NotifyState::Stopping,
         NotifyState::Status("freeing tasks and logging out"),
     ]);
+}
+
+/// Tell systemd the daemon reloads its configuration (SIGHUP); the
+/// re-executed process sends `READY=1` when it is logged in again.
+pub fn reloading() {
+    let mut states = vec![NotifyState::Reloading];
+    // systemd >= 253 wants the time of the reload with RELOADING=1.
+    if let Ok(now) = NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    states.push(NotifyState::Status("reloading the configuration"));
+    send(&states);
 }
 
 /// Keep systemd's watchdog fed; called once per pass of the host loop, so a
