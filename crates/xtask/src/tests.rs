@@ -1,0 +1,274 @@
+//! The generated docs cannot drift from the code: every subcommand has a
+//! page, every page is lint-clean, and builder.conf(5) documents every key
+//! the example configuration and the configuration code use.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use clap::{Command, CommandFactory};
+
+use crate::{completions, dist_docs, man};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `koji-osbuild-image`, … for every visible subcommand, found by walking
+/// the clap tree here rather than by asking the generator.
+fn expected_cli_pages(cmd: &Command, prefix: &str, out: &mut Vec<String>) {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("{prefix}-{}", sub.get_name());
+        out.push(format!("{name}.1"));
+        expected_cli_pages(sub, &name, out);
+    }
+}
+
+#[test]
+fn every_command_and_subcommand_has_a_page_and_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    // Something an earlier run left must go.
+    std::fs::create_dir_all(dir.path().join("man")).unwrap();
+    std::fs::write(dir.path().join("man/koji-osbuild-gone.1"), ".TH GONE 1\n").unwrap();
+    let written = dist_docs(dir.path()).unwrap();
+
+    let cli = koji_osbuild::args::Cli::command();
+    let mut want = vec!["koji-osbuild.1".to_string()];
+    expected_cli_pages(&cli, "koji-osbuild", &mut want);
+    assert!(
+        want.len() >= 6,
+        "koji-osbuild has image, watch and the compose commands: {want:?}"
+    );
+    want.push("koji-osbuild-builder.8".into());
+    want.push("builder.conf.5".into());
+
+    let mut got: Vec<String> = std::fs::read_dir(dir.path().join("man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "man pages written");
+
+    for name in &want {
+        let text = read(&dir.path().join("man").join(name));
+        assert!(text.contains(".TH "), "{name} has no title: {text}");
+        for heading in [".SH NAME", ".SH DESCRIPTION", ".SH \"SEE ALSO\""] {
+            assert!(text.contains(heading), "{name} lacks {heading}");
+        }
+        if name.ends_with(".1") || name.ends_with(".8") {
+            for heading in [
+                ".SH SYNOPSIS",
+                ".SH OPTIONS",
+                ".SH FILES",
+                ".SH \"EXIT STATUS\"",
+            ] {
+                assert!(text.contains(heading), "{name} lacks {heading}");
+            }
+        }
+    }
+    // koji-osbuild(1) points at every subcommand page.
+    let top = read(&dir.path().join("man/koji-osbuild.1"));
+    for name in want
+        .iter()
+        .filter(|n| n.ends_with(".1") && *n != "koji-osbuild.1")
+    {
+        let stem = name.trim_end_matches(".1").replace('-', "\\-");
+        assert!(
+            top.contains(&format!("\\fB{stem}\\fR(1)")),
+            "koji-osbuild.1 SEE ALSO lacks {name}"
+        );
+    }
+
+    // Completions: three shells, both binaries, each naming the
+    // subcommands.
+    for cmd in completions::commands() {
+        let name = cmd.get_name().to_string();
+        for shell in completions::SHELLS {
+            let path = dir
+                .path()
+                .join("completions")
+                .join(shell.to_string())
+                .join(completions::file_name(shell, &name));
+            let text = read(&path);
+            assert!(text.contains(&name), "{}", path.display());
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                assert!(
+                    text.contains(sub.get_name()),
+                    "{} lacks {}",
+                    path.display(),
+                    sub.get_name()
+                );
+            }
+            assert!(written.contains(&path), "{} not reported", path.display());
+        }
+    }
+}
+
+/// `groff -man -ww -z`: every warning about the pages is a failure. Where
+/// groff is missing the test says so, and fails on CI (.ci/run installs
+/// groff-base).
+#[test]
+fn man_pages_are_lint_clean() {
+    if Process::new("groff").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "groff is not installed; .ci/run must install groff-base"
+        );
+        eprintln!("SKIPPED: groff is not installed (Debian: apt-get install groff-base)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    dist_docs(dir.path()).unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.path().join("man")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = Process::new("groff")
+            .args(["-man", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.trim().is_empty(),
+            "groff -man -ww -z {}:\n{stderr}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked} pages checked");
+}
+
+/// builder.conf(5)'s sections (`.SH "[name] SECTION"`) and the keys each
+/// documents (`.TP` then `.B key`).
+fn documented_keys() -> BTreeMap<String, BTreeSet<String>> {
+    let mut sections: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut after_tp = false;
+    for line in man::BUILDER_CONF_5.lines() {
+        if let Some(heading) = line.strip_prefix(".SH ") {
+            let heading = heading.trim_matches('"');
+            current = heading
+                .strip_suffix(" SECTION")
+                .and_then(|h| h.strip_prefix('['))
+                .and_then(|h| h.strip_suffix(']'))
+                .map(str::to_string);
+            if let Some(name) = &current {
+                sections.entry(name.clone()).or_default();
+            }
+        } else if let (Some(name), true, Some(key)) = (&current, after_tp, line.strip_prefix(".B "))
+        {
+            sections
+                .get_mut(name)
+                .unwrap()
+                .insert(key.trim().to_string());
+        }
+        after_tp = line == ".TP";
+    }
+    sections
+}
+
+#[test]
+fn builder_conf_page_documents_the_example_configuration() {
+    let documented = documented_keys();
+    for section in ["composer", "composer:oauth", "koji", "builder"] {
+        assert!(
+            documented.contains_key(section),
+            "builder.conf.5 has no [{section}] SECTION: {documented:?}"
+        );
+    }
+    // packaging/builder.conf: `[section]` and `key = value`, commented out
+    // or not.
+    let example = read(&repo_root().join("packaging/builder.conf"));
+    let mut section = String::new();
+    let mut keys = 0;
+    for line in example.lines() {
+        let line = line.trim_start_matches('#').trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            continue;
+        }
+        let Some((key, _)) = line.split_once(" =").or_else(|| line.split_once('=')) else {
+            continue;
+        };
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            continue;
+        }
+        keys += 1;
+        assert!(
+            documented.get(&section).is_some_and(|k| k.contains(key)),
+            "packaging/builder.conf has [{section}] {key}, builder.conf.5 does not document it"
+        );
+    }
+    assert!(
+        keys >= 15,
+        "only {keys} keys found in packaging/builder.conf"
+    );
+}
+
+/// String literals passed as arguments (`("key"` or `, "key"`) in the
+/// non-test part of a source file that look like configuration keys.
+fn key_literals(source: &str) -> BTreeSet<String> {
+    let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+    let mut keys = BTreeSet::new();
+    for opener in ["(\"", ", \""] {
+        for (i, _) in code.match_indices(opener) {
+            let rest = &code[i + opener.len()..];
+            let Some(end) = rest.find('"') else { continue };
+            let word = &rest[..end];
+            if !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                keys.insert(word.to_string());
+            }
+        }
+    }
+    keys
+}
+
+#[test]
+fn builder_conf_page_documents_every_key_the_code_reads() {
+    let documented = documented_keys();
+    let all: BTreeSet<&String> = documented.values().flatten().collect();
+
+    // composer: [composer], [composer:oauth], [koji].
+    let composer = key_literals(&read(&repo_root().join("crates/composer/src/config.rs")));
+    for key in [
+        "server",
+        "ssl_cert",
+        "ssl_verify",
+        "proxy",
+        "client_id",
+        "token_url",
+    ] {
+        assert!(composer.contains(key), "scanner missed {key}: {composer:?}");
+    }
+    for key in &composer {
+        assert!(
+            all.contains(key),
+            "crates/composer/src/config.rs reads '{key}', builder.conf.5 does not document it"
+        );
+    }
+
+    // builder: [builder] and its [kojid] fallbacks. `maxjobs` is kojid's
+    // name for capacity, documented in the [kojid] section's text.
+    let builder_src = read(&repo_root().join("crates/builder/src/config.rs"));
+    let builder = key_literals(&builder_src);
+    for key in ["topurl", "sleeptime", "capacity", "force_exclusive", "cert"] {
+        assert!(builder.contains(key), "scanner missed {key}: {builder:?}");
+    }
+    for key in &builder {
+        if key == "maxjobs" {
+            assert!(man::BUILDER_CONF_5.contains("\\fBmaxjobs\\fR"));
+            continue;
+        }
+        assert!(
+            documented["builder"].contains(key),
+            "crates/builder/src/config.rs reads '{key}', builder.conf.5's [builder] SECTION \
+             does not document it"
+        );
+    }
+}
