@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use crate::args::{Cli, Command, GlobalArgs, ImageArgs, WatchArgs};
 use crate::compose::{self, ComposeCommand};
 use crate::config::ConfigLocations;
+use crate::doctor;
 use crate::hub::Hub;
 use crate::image::{self, ImageContext};
 use crate::session::{self, KojiHub};
@@ -26,6 +27,12 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
         Command::Compose(args) => ComposeCommand::Create(args),
         Command::ComposeStatus(args) => ComposeCommand::Status(args),
         Command::ComposeWait(args) => ComposeCommand::Wait(args),
+        Command::Doctor(args) => {
+            // The builder's configuration only; no koji.conf, no profile.
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            return doctor::run(&args, &mut out).await;
+        }
     };
     // Composer only: no koji configuration, no profile, no hub.
     let stdout = std::io::stdout();

@@ -124,6 +124,30 @@ pub enum Command {
     ComposeStatus(ComposeIdArgs),
     /// Wait for a compose to finish and show it (upstream's stand-alone `wait`)
     ComposeWait(ComposeIdArgs),
+    /// Check a builder host's setup as the builder daemon reads it:
+    /// builder.conf, certificates, composer, the hub, the host's login and
+    /// channel, the hub plugin. One line per check; exit status 1 if any failed
+    Doctor(DoctorArgs),
+}
+
+/// `koji-osbuild doctor`: the builder daemon's configuration options.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Safe on a running builder host: it logs in as the host without taking \
+                  the host's exclusive session, and logs out again.\n\n\
+                  Example: koji-osbuild doctor --builder-config /etc/koji-osbuild/builder.conf"
+)]
+pub struct DoctorArgs {
+    /// builder.conf to read instead of /usr/share/koji-osbuild/builder.conf
+    /// and /etc/koji-osbuild/builder.conf (repeatable; later files win), as
+    /// the builder's --config
+    #[arg(long = "builder-config", value_name = "FILE")]
+    pub builder_config: Vec<PathBuf>,
+
+    /// A kojid.conf whose [kojid] host keys are used unless [builder] sets
+    /// them, as the builder's --kojid-config
+    #[arg(long = "kojid-config", value_name = "FILE")]
+    pub kojid_config: Option<PathBuf>,
 }
 
 /// How to reach composer: upstream's stand-alone client options. The
@@ -520,6 +544,31 @@ mod tests {
         assert!(cli.global.quiet);
         assert_eq!(cli.global.server.as_deref(), Some("https://hub/kojihub"));
         assert_eq!(cli.global.authtype, Some(AuthType::Ssl));
+    }
+
+    #[test]
+    fn doctor_takes_the_builders_config_options() {
+        let cli = parse_from([
+            "koji-osbuild",
+            "doctor",
+            "--builder-config",
+            "/a.conf",
+            "--builder-config",
+            "/b.conf",
+            "--kojid-config",
+            "/etc/kojid/kojid.conf",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Doctor(d) => {
+                assert_eq!(
+                    d.builder_config,
+                    [PathBuf::from("/a.conf"), "/b.conf".into()]
+                );
+                assert_eq!(d.kojid_config, Some("/etc/kojid/kojid.conf".into()));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod app;
 pub mod args;
 mod compose;
 mod config;
+mod doctor;
 mod hub;
 mod image;
 mod pyfmt;

@@ -1,0 +1,789 @@
+//! `koji-osbuild doctor`: checks a builder host's setup the way the builder
+//! daemon reads it — builder.conf (and kojid.conf), the certificates,
+//! composer, the hub, the host's login, channel and the hub plugin — and
+//! prints one line per check: `✓`, `✗` with what is wrong and what to do, or
+//! `-` for a check that could not run.
+//!
+//! It is safe on a live builder host: it logs in as the host without asking
+//! for the exclusive session (so a running builder keeps its own), and logs
+//! out again.
+
+mod certs;
+mod tls;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use composer::{ClientCert, ClientOptions, RetryPolicy, SslVerify};
+use koji::{ClientSession, FaultKind, Value};
+use koji_osbuild_builder::{HostAuth, Settings};
+
+use crate::args::DoctorArgs;
+use certs::{ClientIdentity, Validity};
+
+/// One network step's limit: a doctor should answer in seconds, not wait
+/// out the daemons' retries.
+const TIMEOUT: Duration = Duration::from_secs(20);
+/// The channel osbuildImage tasks are created in (the hub plugin's).
+const IMAGE_CHANNEL: &str = "image";
+/// The hub call the hub plugin adds.
+const HUB_METHOD: &str = "osbuildImage";
+/// A compose id no composer has: an authenticated GET of it must be 404.
+const NIL_COMPOSE: &str = "00000000-0000-0000-0000-000000000000";
+
+/// What one check found.
+enum Outcome {
+    Pass(String),
+    /// Passed, with something to act on soon.
+    Warn(String, String),
+    Fail(String),
+    /// Could not run because an earlier check failed.
+    Skip(String),
+    /// Does not apply to this configuration.
+    NotUsed(String),
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Pass(_) | Outcome::Warn(..) | Outcome::NotUsed(_)
+        )
+    }
+}
+
+struct Report<'a> {
+    out: &'a mut dyn Write,
+    failures: usize,
+}
+
+impl Report<'_> {
+    /// Print the line at once (network checks take a moment each); true
+    /// when the check did not fail or get skipped.
+    fn record(&mut self, name: &str, outcome: Outcome) -> bool {
+        let line = match &outcome {
+            Outcome::Pass(m) => format!("✓ {name}: {m}"),
+            Outcome::Warn(m, note) => format!("✓ {name}: {m} — warning: {note}"),
+            Outcome::Fail(m) => {
+                self.failures += 1;
+                format!("✗ {name}: {m}")
+            }
+            Outcome::Skip(why) => format!("- {name}: skipped ({why})"),
+            Outcome::NotUsed(m) => format!("- {name}: {m}"),
+        };
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+        outcome.ok()
+    }
+}
+
+/// Run every check; the exit status is 1 when any failed.
+pub async fn run(args: &DoctorArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let paths: Vec<PathBuf> = if args.builder_config.is_empty() {
+        composer::config::DEFAULT_CONFIG_FILES
+            .iter()
+            .map(PathBuf::from)
+            .collect()
+    } else {
+        args.builder_config.clone()
+    };
+    let mut report = Report { out, failures: 0 };
+    let settings = match Settings::load(&paths, args.kojid_config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            report.record("config", Outcome::Fail(e.to_string()));
+            for name in CHECKS_AFTER_CONFIG {
+                report.record(name, Outcome::Skip("no usable configuration".into()));
+            }
+            return Ok(1);
+        }
+    };
+    let doctor = Doctor {
+        settings: &settings,
+        kojid: args.kojid_config.as_deref(),
+        paths: &paths,
+    };
+    doctor.run(&mut report).await;
+    Ok(if report.failures > 0 { 1 } else { 0 })
+}
+
+const CHECKS_AFTER_CONFIG: [&str; 11] = [
+    "composer client certificate",
+    "composer client certificate validity",
+    "host certificate",
+    "host certificate validity",
+    "composer connection",
+    "composer TLS",
+    "composer API",
+    "hub",
+    "host login",
+    "host",
+    "hub plugin",
+];
+
+struct Doctor<'a> {
+    settings: &'a Settings,
+    kojid: Option<&'a Path>,
+    paths: &'a [PathBuf],
+}
+
+impl Doctor<'_> {
+    async fn run(&self, report: &mut Report<'_>) {
+        let s = self.settings;
+        report.record("config", Outcome::Pass(self.config_summary()));
+
+        // Certificates.
+        let composer_identity = match &s.builder_conf.composer.ssl_cert {
+            None => {
+                report.record(
+                    "composer client certificate",
+                    Outcome::NotUsed("not configured ([composer] ssl_cert)".into()),
+                );
+                None
+            }
+            Some(cert) => {
+                let (cert_path, key_path) = match cert {
+                    ClientCert::Combined(p) => (p.as_path(), None),
+                    ClientCert::Pair { cert, key } => (cert.as_path(), Some(key.as_path())),
+                };
+                self.identity(
+                    report,
+                    "composer client certificate",
+                    cert_path,
+                    key_path,
+                    &self.key_in("composer", "ssl_cert"),
+                )
+            }
+        };
+        let host_identity = match &s.auth {
+            HostAuth::Password { .. } => {
+                report.record(
+                    "host certificate",
+                    Outcome::NotUsed("not used (the host logs in with a password)".into()),
+                );
+                None
+            }
+            HostAuth::Certificate { cert, key } => {
+                let identity = self.identity(
+                    report,
+                    "host certificate",
+                    cert,
+                    key.as_deref(),
+                    &self.host_key_in("cert"),
+                );
+                identity
+            }
+        };
+        let host_cert_failed =
+            matches!(s.auth, HostAuth::Certificate { .. }) && host_identity.is_none();
+        let composer_cert_failed =
+            s.builder_conf.composer.ssl_cert.is_some() && composer_identity.is_none();
+
+        // Composer.
+        let transport = self
+            .composer_transport(report, composer_identity.as_ref())
+            .await;
+        if let Err(why) = transport {
+            report.record("composer API", Outcome::Skip(why.into()));
+        } else if composer_cert_failed {
+            report.record(
+                "composer API",
+                Outcome::Skip("composer client certificate unusable".into()),
+            );
+        } else {
+            let outcome = self.composer_api().await;
+            report.record("composer API", outcome);
+        }
+
+        // The hub.
+        let hub = match self.hub().await {
+            Ok((hub, outcome)) => {
+                report.record("hub", outcome);
+                Some(hub)
+            }
+            Err(outcome) => {
+                report.record("hub", outcome);
+                None
+            }
+        };
+        let Some(hub) = hub else {
+            report.record("host login", Outcome::Skip("hub not reachable".into()));
+            report.record("host", Outcome::Skip("hub not reachable".into()));
+            report.record("hub plugin", Outcome::Skip("hub not reachable".into()));
+            return;
+        };
+        let mut host_name = match &s.auth {
+            HostAuth::Password { user, .. } => Some(user.clone()),
+            HostAuth::Certificate { .. } => {
+                host_identity.as_ref().and_then(|id| id.common_name.clone())
+            }
+        };
+        if host_cert_failed {
+            // sslLogin cannot work without it.
+            report.record(
+                "host login",
+                Outcome::Skip("host certificate unusable".into()),
+            );
+        } else {
+            let (outcome, logged_in_as) = self.host_login().await;
+            report.record("host login", outcome);
+            if logged_in_as.is_some() {
+                host_name = logged_in_as;
+            }
+        }
+        let outcome = match &host_name {
+            Some(name) => self.host_channel(&hub, name).await,
+            None => Outcome::Skip("host name unknown (the host certificate has no CN)".into()),
+        };
+        report.record("host", outcome);
+        let outcome = self.hub_plugin(&hub).await;
+        report.record("hub plugin", outcome);
+    }
+
+    fn config_summary(&self) -> String {
+        let s = self.settings;
+        let mut files: Vec<String> = s
+            .builder_conf
+            .files_read()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        if let Some(k) = self.kojid {
+            files.push(k.display().to_string());
+        }
+        let read = if files.is_empty() {
+            let looked: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+            format!("no builder.conf found (looked for {})", looked.join(", "))
+        } else {
+            format!("read {}", files.join(", "))
+        };
+        let auth = match &s.auth {
+            HostAuth::Password { user, .. } => format!("host {user} (password)"),
+            HostAuth::Certificate { cert, .. } => {
+                format!("host certificate {}", cert.display())
+            }
+        };
+        let composer_auth = if s.builder_conf.composer.oauth.is_some() {
+            " (OAuth)"
+        } else if s.builder_conf.composer.ssl_cert.is_some() {
+            " (client certificate)"
+        } else {
+            ""
+        };
+        format!(
+            "{read}; composer {}{composer_auth}, hub {}, {auth}",
+            s.builder_conf.composer.server, s.hub
+        )
+    }
+
+    /// "[section] key in FILE" for a builder.conf key, for the fix hints.
+    fn key_in(&self, section: &str, key: &str) -> String {
+        match self.settings.builder_conf.origin(section, key) {
+            Some(origin) => format!("[{section}] {key} in {}", origin.file.display()),
+            None => format!("[{section}] {key}"),
+        }
+    }
+
+    /// Where a host key ([builder], else [kojid]) came from.
+    fn host_key_in(&self, key: &str) -> String {
+        if self.settings.builder_conf.origin("builder", key).is_some() {
+            return self.key_in("builder", key);
+        }
+        match self.kojid {
+            Some(k) => format!("[kojid] {key} in {}", k.display()),
+            None => format!("[builder] {key}"),
+        }
+    }
+
+    /// "[builder] of FILE" or "[kojid] of FILE": where a host key was set.
+    fn host_section_of(&self, key: &str) -> String {
+        match self.settings.builder_conf.origin("builder", key) {
+            Some(o) => format!("[builder] of {}", o.file.display()),
+            None => match self.kojid {
+                Some(k) => format!("[kojid] of {}", k.display()),
+                None => "[builder]".to_string(),
+            },
+        }
+    }
+
+    /// Where the hub URL came from.
+    fn hub_key(&self) -> String {
+        let conf = &self.settings.builder_conf;
+        if conf.origin("builder", "server").is_some() {
+            self.key_in("builder", "server")
+        } else if self.kojid.is_some() {
+            self.host_key_in("server")
+        } else {
+            self.key_in("koji", "server")
+        }
+    }
+
+    fn identity(
+        &self,
+        report: &mut Report<'_>,
+        name: &str,
+        cert: &Path,
+        key: Option<&Path>,
+        setting: &str,
+    ) -> Option<ClientIdentity> {
+        let validity_name = format!("{name} validity");
+        let identity = match certs::read_identity(cert, key) {
+            Ok(identity) => identity,
+            Err(e) => {
+                report.record(name, Outcome::Fail(format!("{e}; fix {setting}")));
+                report.record(&validity_name, Outcome::Skip(format!("{name} unreadable")));
+                return None;
+            }
+        };
+        let subject = identity
+            .common_name
+            .as_deref()
+            .map(|cn| format!(" (CN={cn})"))
+            .unwrap_or_default();
+        report.record(
+            name,
+            Outcome::Pass(format!(
+                "{}{subject}: readable, the private key matches",
+                cert.display()
+            )),
+        );
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let path = cert.display();
+        let outcome = match certs::validity(&identity, now) {
+            Validity::Valid { until, days } => {
+                Outcome::Pass(format!("valid until {until} ({} left)", plural_days(days)))
+            }
+            Validity::ExpiresSoon { on, days } => Outcome::Warn(
+                format!("valid until {on}"),
+                format!("expires in {}; renew {path} soon", plural_days(days)),
+            ),
+            Validity::Expired { on } => Outcome::Fail(format!(
+                "{path} expired on {on}; renew it (or point {setting} at a current one)"
+            )),
+            Validity::NotYetValid { from } => Outcome::Fail(format!(
+                "{path} is not valid before {from}; check the clock of this host"
+            )),
+        };
+        // An expired certificate still goes to the checks that use it: they
+        // show what composer and the hub make of it.
+        report.record(&validity_name, outcome);
+        Some(identity)
+    }
+
+    /// "composer connection" and "composer TLS": `Ok` when an API request
+    /// can be tried, else why not.
+    async fn composer_transport(
+        &self,
+        report: &mut Report<'_>,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<(), &'static str> {
+        let composer = &self.settings.builder_conf.composer;
+        let server_key = self.key_in("composer", "server");
+        let url = match url::Url::parse(&composer.server) {
+            Ok(url) => url,
+            Err(e) => {
+                report.record(
+                    "composer connection",
+                    Outcome::Fail(format!(
+                        "'{}' is not a URL ({e}); fix {server_key}",
+                        composer.server
+                    )),
+                );
+                report.record("composer TLS", Outcome::Skip("no composer URL".into()));
+                return Err("no composer URL");
+            }
+        };
+        if composer.proxy.is_some() || env_proxy(url.scheme()) {
+            let via = if composer.proxy.is_some() {
+                self.key_in("composer", "proxy")
+            } else {
+                "the proxy of the environment".to_string()
+            };
+            report.record(
+                "composer connection",
+                Outcome::NotUsed(format!("through {via}: checked by the API request")),
+            );
+            report.record(
+                "composer TLS",
+                Outcome::NotUsed(format!("through {via}: checked by the API request")),
+            );
+            return Ok(());
+        }
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            report.record(
+                "composer connection",
+                Outcome::Fail(format!(
+                    "'{}' names no host; fix {server_key}",
+                    composer.server
+                )),
+            );
+            report.record("composer TLS", Outcome::Skip("no composer host".into()));
+            return Err("no composer host");
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let stream = match tls::connect(host, port, TIMEOUT).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                report.record(
+                    "composer connection",
+                    Outcome::Fail(format!(
+                        "cannot connect to {host}:{port}: {e}; is composer running there? \
+                         Check {server_key}"
+                    )),
+                );
+                report.record(
+                    "composer TLS",
+                    Outcome::Skip("composer not reachable".into()),
+                );
+                return Err("composer not reachable");
+            }
+        };
+        report.record(
+            "composer connection",
+            Outcome::Pass(format!("{host}:{port} accepts connections")),
+        );
+        if url.scheme() != "https" {
+            report.record(
+                "composer TLS",
+                Outcome::NotUsed(format!("not used ({} is not https)", composer.server)),
+            );
+            return Ok(());
+        }
+        let verify_key = self.key_in("composer", "ssl_verify");
+        let (trust, hint) = match &composer.ssl_verify {
+            SslVerify::Disabled => {
+                report.record(
+                    "composer TLS",
+                    Outcome::Warn(
+                        "composer's certificate is not verified".into(),
+                        format!("{verify_key} is off; point it at composer's CA file or directory"),
+                    ),
+                );
+                return Ok(());
+            }
+            SslVerify::Enabled => (
+                "a CA this system trusts".to_string(),
+                format!("set {verify_key} to the CA file or directory that issued it"),
+            ),
+            SslVerify::CaPath(path) => (
+                format!("the CA in {}", path.display()),
+                format!("point {verify_key} at the CA that issued composer's certificate"),
+            ),
+        };
+        let result = tls::handshake(
+            stream,
+            host,
+            &composer.ssl_verify,
+            identity.map(ClientIdentity::for_tls),
+            TIMEOUT,
+        )
+        .await;
+        let outcome = match result {
+            Ok(()) => Outcome::Pass(format!(
+                "{}'s certificate is signed by {trust}",
+                composer.server
+            )),
+            Err(tls::HandshakeError::UntrustedIssuer) => Outcome::Fail(format!(
+                "composer's certificate at {} is not signed by {trust}; {hint}",
+                composer.server
+            )),
+            Err(tls::HandshakeError::WrongName) => Outcome::Fail(format!(
+                "composer's certificate is not valid for {host}; use the host name it was \
+                 issued for in {server_key}"
+            )),
+            Err(tls::HandshakeError::ServerCertExpired) => Outcome::Fail(format!(
+                "composer's certificate at {} is expired or not yet valid; composer's admin \
+                 must renew it",
+                composer.server
+            )),
+            Err(tls::HandshakeError::Rejected(alert)) => Outcome::Fail(format!(
+                "composer ended the TLS handshake ({alert}): it does not accept our client \
+                 certificate; check {}",
+                self.key_in("composer", "ssl_cert")
+            )),
+            Err(tls::HandshakeError::Other(e)) => Outcome::Fail(format!(
+                "TLS with {} failed: {e}; check {verify_key} and {server_key}",
+                composer.server
+            )),
+        };
+        if report.record("composer TLS", outcome) {
+            Ok(())
+        } else {
+            Err("composer's TLS handshake failed")
+        }
+    }
+
+    /// GET composes/<nil uuid> with the configured credentials: 404 means
+    /// composer took them (the cloud API answers 401 to a missing or bad
+    /// token and needs the client certificate at the handshake).
+    async fn composer_api(&self) -> Outcome {
+        let conf = &self.settings.builder_conf.composer;
+        let options = ClientOptions {
+            connect_timeout: TIMEOUT,
+            timeout: Some(TIMEOUT),
+            ..ClientOptions::from_config(conf, RetryPolicy::NONE)
+        };
+        let client = match composer::Client::new(options) {
+            Ok(client) => client,
+            Err(e) => return Outcome::Fail(e.to_string()),
+        };
+        let how = match (&conf.oauth, &conf.ssl_cert) {
+            (Some(o), _) => format!("an OAuth token from {}", o.token_url),
+            (None, Some(_)) => "our client certificate".to_string(),
+            (None, None) => "no credentials".to_string(),
+        };
+        let api = client.api_url().to_string();
+        match client.compose_status(NIL_COMPOSE).await {
+            Ok(_) => Outcome::Pass(format!("{api} answers with {how}")),
+            Err(e) => match (&e, e.status()) {
+                (composer::Error::Api { .. }, Some(404)) => {
+                    Outcome::Pass(format!("{api} answers with {how}"))
+                }
+                (composer::Error::OAuth { token_url, .. }, Some(status))
+                    if matches!(status, 400 | 401 | 403) =>
+                {
+                    Outcome::Fail(format!(
+                        "composer:oauth client_secret rejected by {token_url} (HTTP {status}); \
+                         check client_id and client_secret in {}",
+                        self.section_files("composer:oauth", "client_secret")
+                    ))
+                }
+                (composer::Error::OAuth { token_url, .. }, Some(status)) => Outcome::Fail(format!(
+                    "the token endpoint {token_url} answered HTTP {status}; check {}",
+                    self.key_in("composer:oauth", "token_url")
+                )),
+                (composer::Error::Api { .. }, Some(status)) if matches!(status, 401 | 403) => {
+                    let fix = if conf.oauth.is_some() {
+                        format!(
+                            "composer does not accept tokens of client_id {}",
+                            conf.oauth
+                                .as_ref()
+                                .map(|o| o.client_id.as_str())
+                                .unwrap_or_default()
+                        )
+                    } else if conf.ssl_cert.is_some() {
+                        format!(
+                            "composer does not accept our client certificate; check {}",
+                            self.key_in("composer", "ssl_cert")
+                        )
+                    } else {
+                        "composer wants credentials: set [composer] ssl_cert or a \
+                         [composer:oauth] section"
+                            .to_string()
+                    };
+                    Outcome::Fail(format!("{api} answered HTTP {status}; {fix}"))
+                }
+                (composer::Error::Api { .. }, Some(status)) => Outcome::Fail(format!(
+                    "{api} answered HTTP {status} to a status request, not 404: is {} \
+                     osbuild-composer? ({})",
+                    conf.server,
+                    self.key_in("composer", "server")
+                )),
+                _ => Outcome::Fail(e.to_string()),
+            },
+        }
+    }
+
+    fn section_files(&self, section: &str, key: &str) -> String {
+        match self.settings.builder_conf.origin(section, key) {
+            Some(o) => format!("[{section}] of {}", o.file.display()),
+            None => format!("[{section}]"),
+        }
+    }
+
+    fn koji_options(&self) -> koji::Options {
+        koji::Options {
+            max_retries: 0,
+            timeout: TIMEOUT,
+            auth_timeout: TIMEOUT,
+            ..self.settings.koji_options()
+        }
+    }
+
+    /// An anonymous session: getAPIVersion and the hub's version.
+    async fn hub(&self) -> Result<(ClientSession, Outcome), Outcome> {
+        let hub = &self.settings.hub;
+        let options = koji::Options {
+            cert: None,
+            key: None,
+            ..self.koji_options()
+        };
+        let fix = format!("check {} and that the hub is up", self.hub_key());
+        let session =
+            ClientSession::new(hub, options).map_err(|e| Outcome::Fail(format!("{e}; {fix}")))?;
+        match session.get_api_version().await {
+            Ok(api) => {
+                let version = session
+                    .hub_version()
+                    .map(|v| format!("Koji {v}, "))
+                    .unwrap_or_default();
+                Ok((
+                    session,
+                    Outcome::Pass(format!("{hub} answers ({version}API version {api})")),
+                ))
+            }
+            Err(e) => Err(Outcome::Fail(format!("{e}; {fix}"))),
+        }
+    }
+
+    /// Log in as the host the way the builder does, but without the
+    /// exclusive session, then log out. Returns the user logged in as.
+    async fn host_login(&self) -> (Outcome, Option<String>) {
+        let s = self.settings;
+        let session = match ClientSession::new(&s.hub, self.koji_options()) {
+            Ok(session) => session,
+            Err(e) => return (Outcome::Fail(e.to_string()), None),
+        };
+        let (how, fix) = match &s.auth {
+            HostAuth::Password { .. } => (
+                "with a password".to_string(),
+                format!(
+                    "check user and password in {}",
+                    self.host_section_of("user")
+                ),
+            ),
+            HostAuth::Certificate { .. } => (
+                "with the host certificate".to_string(),
+                format!(
+                    "check {}: the hub must trust its CA and its CN must be the host's name",
+                    self.host_key_in("cert")
+                ),
+            ),
+        };
+        let login = match &s.auth {
+            HostAuth::Password { user, password } => session.login(user, password).await,
+            HostAuth::Certificate { .. } => session.ssl_login().await,
+        };
+        let who = match &s.auth {
+            HostAuth::Password { user, .. } => format!(" as {user}"),
+            HostAuth::Certificate { .. } => String::new(),
+        };
+        if let Err(e) = login {
+            return (
+                Outcome::Fail(format!("the hub refused the login{who} {how}: {e}; {fix}")),
+                None,
+            );
+        }
+        // Koji lets a non-exclusive session of a host log in while the
+        // builder holds the exclusive one, and answers its calls with
+        // AuthLockError (logout still works).
+        let user = session.get_logged_in_user().await;
+        let _ = session.logout().await;
+        match user {
+            Ok(Some(user)) => (
+                Outcome::Pass(format!(
+                    "logged in as {} {how} and logged out again (no builder holds the host's \
+                     session now)",
+                    user.name
+                )),
+                Some(user.name),
+            ),
+            Ok(None) => (
+                Outcome::Fail(format!(
+                    "the hub accepted the login {how} but knows no user for it; {fix}"
+                )),
+                None,
+            ),
+            Err(e) if e.is_fault(FaultKind::AuthLockError) => (
+                Outcome::Pass(format!(
+                    "logged in{who} {how} and logged out again; a running builder holds the \
+                     host's exclusive session (left alone)"
+                )),
+                None,
+            ),
+            Err(e) => (
+                Outcome::Fail(format!("logged in {how}, but then: {e}")),
+                None,
+            ),
+        }
+    }
+
+    /// The host exists, is enabled and is in the image channel.
+    async fn host_channel(&self, hub: &ClientSession, name: &str) -> Outcome {
+        let host = match hub.call("getHost", vec![Value::from(name)]).await {
+            Ok(v) if v.is_nil() => {
+                return Outcome::Fail(format!(
+                    "the hub has no host {name}; add it with `koji add-host {name} <arches>`"
+                ))
+            }
+            Ok(v) => v,
+            Err(e) => return Outcome::Fail(format!("getHost({name}): {e}")),
+        };
+        let Some(id) = host.get("id").and_then(Value::as_i64) else {
+            return Outcome::Fail(format!("getHost({name}) answered without an id"));
+        };
+        if host.get("enabled").and_then(Value::as_bool) == Some(false) {
+            return Outcome::Fail(format!(
+                "host {name} is disabled; enable it with `koji enable-host {name}`"
+            ));
+        }
+        let kwargs = koji::kwargs([("hostID", Value::Int(id))]);
+        let channels = match hub.call_kw("listChannels", Vec::new(), kwargs).await {
+            Ok(v) => v,
+            Err(e) => return Outcome::Fail(format!("listChannels(hostID={id}): {e}")),
+        };
+        let channel = channels
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(IMAGE_CHANNEL));
+        match channel {
+            None => Outcome::Fail(format!(
+                "host {name} is not in channel {IMAGE_CHANNEL}, so it gets no osbuildImage \
+                 tasks; add it with `koji add-host-to-channel {name} {IMAGE_CHANNEL}`"
+            )),
+            Some(c) if c.get("enabled").and_then(Value::as_bool) == Some(false) => {
+                Outcome::Fail(format!(
+                    "channel {IMAGE_CHANNEL} is disabled on the hub; enable it with \
+                     `koji edit-channel {IMAGE_CHANNEL} --enable`"
+                ))
+            }
+            Some(_) => Outcome::Pass(format!("{name} is enabled and in channel {IMAGE_CHANNEL}")),
+        }
+    }
+
+    async fn hub_plugin(&self, hub: &ClientSession) -> Outcome {
+        match hub.call("system.listMethods", Vec::new()).await {
+            Ok(methods) => {
+                let has = methods
+                    .as_array()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|m| m.as_str() == Some(HUB_METHOD));
+                if has {
+                    Outcome::Pass(format!("the hub offers {HUB_METHOD}"))
+                } else {
+                    Outcome::Fail(format!(
+                        "the hub has no {HUB_METHOD} call; install the koji-osbuild hub \
+                         plugin (osbuild.py) and add osbuild to Plugins in hub.conf"
+                    ))
+                }
+            }
+            Err(e) => Outcome::Fail(format!("system.listMethods: {e}")),
+        }
+    }
+}
+
+/// Whether reqwest would send composer requests through a proxy from the
+/// environment (then a direct connection proves nothing).
+fn env_proxy(scheme: &str) -> bool {
+    let names: &[&str] = match scheme {
+        "https" => &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+        _ => &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"],
+    };
+    names
+        .iter()
+        .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+}
+
+fn plural_days(days: i64) -> String {
+    match days {
+        0 => "less than a day".to_string(),
+        1 => "1 day".to_string(),
+        n => format!("{n} days"),
+    }
+}
