@@ -102,6 +102,79 @@ impl Pki {
         )
     }
 
+    /// A client certificate with `cn` as its common name that expired long
+    /// ago (valid during January 2020), signed by this CA.
+    pub fn expired_client(&self, cn: &str) -> CertPair {
+        let file = format!("expired-{cn}");
+        let key = format!("{file}.key");
+        let csr = format!("{file}.csr");
+        let cert = format!("{file}.pem");
+        let ext_file = format!("{file}.ext");
+        std::fs::write(self.dir.join(&ext_file), "extendedKeyUsage=clientAuth")
+            .expect("write ext file");
+        // `openssl x509 -req` of OpenSSL 3.0 cannot set a start date in the
+        // past; `openssl ca` can, with a minimal CA configuration.
+        std::fs::write(
+            self.dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = ca-index.txt\n\
+             new_certs_dir = ca-issued\nserial = ca-serial\ndefault_md = sha256\n\
+             policy = any\nunique_subject = no\n[any]\ncommonName = supplied\n",
+        )
+        .expect("write ca.cnf");
+        std::fs::create_dir_all(self.dir.join("ca-issued")).expect("create ca-issued");
+        let index = self.dir.join("ca-index.txt");
+        if !index.exists() {
+            std::fs::write(&index, "").expect("write ca-index.txt");
+            std::fs::write(self.dir.join("ca-serial"), "1000\n").expect("write ca-serial");
+        }
+        openssl(
+            &self.dir,
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "ca",
+                "-batch",
+                "-config",
+                "ca.cnf",
+                "-cert",
+                "ca.pem",
+                "-keyfile",
+                "ca.key",
+                "-startdate",
+                "20200101000000Z",
+                "-enddate",
+                "20200201000000Z",
+                "-notext",
+                "-extfile",
+                &ext_file,
+                "-in",
+                &csr,
+                "-out",
+                &cert,
+            ],
+        );
+        CertPair {
+            cert: self.dir.join(cert),
+            key: self.dir.join(key),
+        }
+    }
+
     fn issue(&self, file: &str, cn: &str, extensions: &str, days: u32) -> CertPair {
         let ext_file = format!("{file}.ext");
         std::fs::write(self.dir.join(&ext_file), extensions).expect("write ext file");
