@@ -290,8 +290,10 @@ impl Client {
             client: self.clone(),
             compose_id: compose_id.to_string(),
             interval,
+            jitter: 0.0,
             last: None,
             polled: false,
+            failed: false,
             finished: false,
         }
     }
@@ -629,27 +631,55 @@ pub struct ComposeWatch {
     client: Client,
     compose_id: String,
     interval: Duration,
+    /// Spread of the pauses (0: every pause is `interval`).
+    jitter: f64,
     last: Option<Value>,
     polled: bool,
+    /// The last poll failed: the caller has chosen its own pause.
+    failed: bool,
     finished: bool,
 }
 
 impl ComposeWatch {
+    /// Spread the polls of many watches: the first poll waits a random part
+    /// of the interval, and every pause is the interval scaled by a random
+    /// factor in `1 ± fraction`. Thousands of composes followed at once
+    /// (a builder restart resumes them all together) then do not poll
+    /// composer in lockstep.
+    pub fn jittered(mut self, fraction: f64) -> Self {
+        self.jitter = fraction;
+        self
+    }
+
     /// Wait for the next status that differs from the last one returned (the
     /// first call returns the current status). `None` once a finished status
-    /// was returned. An error is returned as is; calling again keeps polling.
+    /// was returned. An error is returned as is; calling again polls again
+    /// at once, without the interval's pause: after an error the caller
+    /// decides how long to wait.
     pub async fn next_change(&mut self) -> Option<Result<ComposeStatus, Error>> {
         if self.finished {
             return None;
         }
         loop {
-            if self.polled {
-                tokio::time::sleep(self.interval).await;
+            let pause = match (self.polled, self.failed) {
+                (_, true) => Duration::ZERO,
+                (true, false) => crate::retry::jittered(self.interval, self.jitter),
+                (false, false) if self.jitter > 0.0 => crate::retry::random_offset(self.interval),
+                (false, false) => Duration::ZERO,
+            };
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
             self.polled = true;
             let status = match self.client.compose_status(&self.compose_id).await {
-                Ok(status) => status,
-                Err(e) => return Some(Err(e)),
+                Ok(status) => {
+                    self.failed = false;
+                    status
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
             };
             let changed = self.last.as_ref() != Some(&status.raw);
             if status.is_finished() {

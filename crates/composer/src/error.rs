@@ -98,6 +98,25 @@ impl Error {
         }
     }
 
+    /// Whether the failure looks like an outage that ends by itself and is
+    /// worth trying again later: composer (or the proxy or SSO in front of
+    /// it) answered 5xx, or the connection was refused, reset or timed out.
+    /// Not: 4xx answers, certificate and other TLS problems, bad
+    /// configuration, or a 2xx answer we cannot read; those fail the same
+    /// way on every try.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Api { status, .. } | Error::OAuth { status, .. } => is_transient_status(*status),
+            Error::Transport { source, detail, .. } => {
+                !source.is_builder()
+                    && !source.is_redirect()
+                    && !has_tls_error(source)
+                    && !detail.to_lowercase().contains("certificate")
+            }
+            _ => false,
+        }
+    }
+
     /// Composer's error object, when the failure came with one.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
@@ -105,6 +124,37 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// 5xx answers that say "try later"; 501 and 505 say "never".
+fn is_transient_status(status: u16) -> bool {
+    (500..=599).contains(&status) && !matches!(status, 501 | 505)
+}
+
+/// A rustls error anywhere along the source chain, also inside the
+/// `io::Error`s hyper wraps it in (their `source()` skips what they wrap).
+fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    let mut depth = 0;
+    while let Some(err) = next {
+        if depth > 16 {
+            return false;
+        }
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if has_tls_error(inner) {
+                return true;
+            }
+        }
+        next = err.source();
+        depth += 1;
+    }
+    false
 }
 
 fn excerpt(body: &str) -> String {
@@ -154,4 +204,50 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> Error {
+        Error::Api {
+            operation: "get the compose status",
+            method: "GET".into(),
+            url: "http://c/".into(),
+            status,
+            body: String::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn only_outage_answers_are_transient() {
+        for s in [500, 502, 503, 504, 507, 599] {
+            assert!(api(s).is_transient(), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 409, 422, 501, 505] {
+            assert!(!api(s).is_transient(), "{s}");
+        }
+        let oauth = |status| Error::OAuth {
+            token_url: "http://sso/token".into(),
+            status,
+            body: String::new(),
+        };
+        assert!(oauth(503).is_transient());
+        assert!(!oauth(401).is_transient());
+        assert!(!Error::InvalidResponse {
+            method: "GET".into(),
+            url: "http://c/".into(),
+            status: 200,
+            reason: "not JSON".into(),
+            body: "<html>".into(),
+        }
+        .is_transient());
+        assert!(!Error::InvalidUrl {
+            url: "x".into(),
+            reason: "y".into()
+        }
+        .is_transient());
+    }
 }

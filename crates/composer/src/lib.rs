@@ -41,5 +41,5 @@ pub use client::{Client, ClientOptions, ComposeWatch, API_BASE, DEFAULT_POLL_INT
 pub use config::{BuilderConfig, ConfigError};
 pub use error::Error;
 pub use oauth::{OAuthCredentials, Secret};
-pub use retry::{RetryPolicy, RETRY_STATUSES};
+pub use retry::{jittered, Outage, OutagePolicy, OutageStep, RetryPolicy, RETRY_STATUSES};
 pub use tls::{ClientCert, InvalidCertString, SslVerify};

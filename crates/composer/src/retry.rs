@@ -5,7 +5,7 @@
 //! last retry the 5xx answer is reported with its body), and urllib3's
 //! backoff of `factor * 2^(n-1)` where the first retry goes out at once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Statuses that mean "composer or something in front of it is having a bad
 /// moment", retried like upstream's `status_forcelist`.
@@ -70,6 +70,119 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How long to keep going while composer is failing: for a caller that
+/// follows a compose for hours (the builder), a composer restart or a
+/// proxy's bad ten minutes must not end the task, but an outage that does
+/// not end must, eventually. Each failure of a transient kind (see
+/// [`crate::Error::is_transient`]) after the client's own retries is one
+/// [`Outage::failed`]; the first success ends the outage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutagePolicy {
+    /// Give up once the failures have lasted this long (measured from the
+    /// first failure of the outage). Zero: give up at the first failure.
+    pub timeout: Duration,
+    /// The pause after the first failure; it doubles with each further one.
+    pub first_pause: Duration,
+    /// The longest pause between tries.
+    pub max_pause: Duration,
+}
+
+impl OutagePolicy {
+    /// The pauses the builder uses: 1 s, doubling, at most 60 s.
+    pub fn new(timeout: Duration) -> Self {
+        OutagePolicy {
+            timeout,
+            first_pause: Duration::from_secs(1),
+            max_pause: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What to do after a failed request during an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutageStep {
+    /// Try again after this pause.
+    Retry(Duration),
+    /// The outage has lasted `timeout` or longer: stop. `lasted` is how long.
+    GiveUp { lasted: Duration },
+}
+
+/// One outage's bookkeeping: when it began and how many tries failed.
+/// Pure (the caller passes the time in), so the give-up rule is testable.
+#[derive(Debug, Clone)]
+pub struct Outage {
+    policy: OutagePolicy,
+    since: Option<Instant>,
+    failures: u32,
+}
+
+impl Outage {
+    pub fn new(policy: OutagePolicy) -> Self {
+        Outage {
+            policy,
+            since: None,
+            failures: 0,
+        }
+    }
+
+    /// A request failed at `now`: retry after the returned pause, or give
+    /// up. The pause doubles from `first_pause` up to `max_pause` and never
+    /// reaches past the give-up time, so the last try happens right at it.
+    pub fn failed(&mut self, now: Instant) -> OutageStep {
+        let since = *self.since.get_or_insert(now);
+        self.failures = self.failures.saturating_add(1);
+        let lasted = now.saturating_duration_since(since);
+        if lasted >= self.policy.timeout {
+            return OutageStep::GiveUp { lasted };
+        }
+        let exp = (self.failures - 1).min(20);
+        let pause = self
+            .policy
+            .first_pause
+            .saturating_mul(1u32 << exp)
+            .min(self.policy.max_pause)
+            .min(self.policy.timeout - lasted);
+        OutageStep::Retry(pause)
+    }
+
+    /// A request succeeded: the outage (if any) is over.
+    pub fn succeeded(&mut self) {
+        self.since = None;
+        self.failures = 0;
+    }
+
+    /// How long the current outage has lasted at `now` (zero if none).
+    pub fn lasted(&self, now: Instant) -> Duration {
+        self.since
+            .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+}
+
+/// `d` scaled by a random factor in `1 ± fraction` (fraction clamped to
+/// 0..=1), so that many pollers with the same interval drift apart instead
+/// of hitting composer in the same instant.
+pub fn jittered(d: Duration, fraction: f64) -> Duration {
+    scale(d, fraction, fastrand::f64())
+}
+
+/// A random point in `0..d`: the first poll's offset, which spreads
+/// pollers that start together (a builder restart resumes every compose).
+pub fn random_offset(d: Duration) -> Duration {
+    d.mul_f64(fastrand::f64())
+}
+
+/// `d * (1 + fraction * (2u - 1))` for `u` in `0..1`: the pure part of
+/// [`jittered`].
+fn scale(d: Duration, fraction: f64, u: f64) -> Duration {
+    let fraction = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let factor = 1.0 + fraction * (2.0 * u.clamp(0.0, 1.0) - 1.0);
+    d.mul_f64(factor.max(0.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +207,83 @@ mod tests {
         }
         for s in [200, 201, 400, 401, 403, 404, 501] {
             assert!(!RetryPolicy::retries_status(s));
+        }
+    }
+    #[test]
+    fn outage_backs_off_and_gives_up_after_the_timeout() {
+        let t0 = Instant::now();
+        let mut o = Outage::new(OutagePolicy {
+            timeout: Duration::from_secs(100),
+            first_pause: Duration::from_secs(1),
+            max_pause: Duration::from_secs(30),
+        });
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(o.failed(at(0)), OutageStep::Retry(Duration::from_secs(1)));
+        assert_eq!(o.failed(at(1)), OutageStep::Retry(Duration::from_secs(2)));
+        assert_eq!(o.failed(at(3)), OutageStep::Retry(Duration::from_secs(4)));
+        assert_eq!(o.failed(at(7)), OutageStep::Retry(Duration::from_secs(8)));
+        assert_eq!(o.failed(at(15)), OutageStep::Retry(Duration::from_secs(16)));
+        assert_eq!(
+            o.failed(at(31)),
+            OutageStep::Retry(Duration::from_secs(30)),
+            "capped"
+        );
+        assert_eq!(o.lasted(at(61)), Duration::from_secs(61));
+        // the last pause ends right at the give-up time
+        assert_eq!(o.failed(at(90)), OutageStep::Retry(Duration::from_secs(10)));
+        assert_eq!(
+            o.failed(at(100)),
+            OutageStep::GiveUp {
+                lasted: Duration::from_secs(100)
+            }
+        );
+    }
+
+    #[test]
+    fn a_success_ends_the_outage() {
+        let t0 = Instant::now();
+        let mut o = Outage::new(OutagePolicy::new(Duration::from_secs(10)));
+        assert_eq!(o.failed(t0), OutageStep::Retry(Duration::from_secs(1)));
+        assert_eq!(
+            o.failed(t0 + Duration::from_secs(9)),
+            OutageStep::Retry(Duration::from_secs(1)),
+            "only a second left"
+        );
+        o.succeeded();
+        assert_eq!(o.lasted(t0 + Duration::from_secs(20)), Duration::ZERO);
+        // a new outage starts its own clock and its own backoff
+        let t1 = t0 + Duration::from_secs(20);
+        assert_eq!(o.failed(t1), OutageStep::Retry(Duration::from_secs(1)));
+        assert!(matches!(
+            o.failed(t1 + Duration::from_secs(10)),
+            OutageStep::GiveUp { .. }
+        ));
+    }
+
+    #[test]
+    fn zero_timeout_gives_up_at_once() {
+        let mut o = Outage::new(OutagePolicy::new(Duration::ZERO));
+        assert_eq!(
+            o.failed(Instant::now()),
+            OutageStep::GiveUp {
+                lasted: Duration::ZERO
+            }
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_its_band() {
+        let d = Duration::from_secs(10);
+        assert_eq!(scale(d, 0.15, 0.0), Duration::from_secs_f64(8.5));
+        assert_eq!(scale(d, 0.15, 0.5), d);
+        assert_eq!(scale(d, 0.15, 1.0), Duration::from_secs_f64(11.5));
+        assert_eq!(scale(d, 0.0, 0.9), d);
+        assert_eq!(scale(d, f64::NAN, 0.9), d);
+        assert_eq!(scale(d, 5.0, 0.0), Duration::ZERO, "clamped to 0..=1");
+        for _ in 0..1000 {
+            let j = jittered(d, 0.15);
+            assert!(j >= Duration::from_millis(8500) && j <= Duration::from_millis(11500));
+            assert!(random_offset(d) < d);
         }
     }
 }

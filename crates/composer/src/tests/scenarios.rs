@@ -634,6 +634,7 @@ async fn connection_reset_after_posting_a_compose_is_not_repeated() {
         matches!(err, Error::Transport { attempts: 1, .. }),
         "{err:?}"
     );
+    assert!(err.is_transient(), "a reset is an outage: {err:?}");
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -668,6 +669,7 @@ async fn refused_connections_are_retried_then_reported() {
         err.to_string().contains("failed after 3 attempt(s)"),
         "{err}"
     );
+    assert!(err.is_transient(), "a refused connection is an outage");
 }
 
 // ---- TLS -----------------------------------------------------------------
@@ -729,6 +731,7 @@ async fn missing_client_cert_is_refused_by_the_server() {
     })
     .await
     .unwrap_err();
+    assert!(!err.is_transient(), "certificate trouble does not pass");
     match err {
         Error::Transport { detail, .. } => assert!(detail.contains("check ssl_cert"), "{detail}"),
         other => panic!("{other:?}"),
@@ -758,6 +761,7 @@ async fn ssl_verify_true_rejects_a_private_ca() {
     })
     .await
     .unwrap_err();
+    assert!(!err.is_transient(), "certificate trouble does not pass");
     match err {
         Error::Transport { detail, .. } => {
             assert!(detail.contains("UnknownIssuer"), "{detail}");
@@ -798,6 +802,7 @@ async fn ssl_verify_ca_path_trusts_only_that_ca() {
     .await
     .unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
 }
 
 #[test]
