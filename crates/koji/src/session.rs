@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -185,6 +185,19 @@ struct State {
     exclusive: bool,
     auth: Option<AuthMethod>,
     hub_version: Option<String>,
+    progress: Progress,
+}
+
+/// Signs of life of the calls on one session, for a watchdog that must
+/// tell a call waiting out a hub outage (its tries keep ending in errors
+/// and being retried) from a hung one (nothing happens at all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// When an exchange with the hub last ended: an answer, a fault, or a
+    /// transport or HTTP error.
+    pub last_exchange: Option<Instant>,
+    /// While the retry loop pauses before its next try: until when.
+    pub pause_until: Option<Instant>,
 }
 
 struct Shared {
@@ -282,6 +295,7 @@ impl ClientSession {
                     exclusive: false,
                     auth: None,
                     hub_version: None,
+                    progress: Progress::default(),
                 }),
                 exchange: tokio::sync::Mutex::new(()),
             }),
@@ -310,6 +324,7 @@ impl ClientSession {
                     exclusive: false,
                     auth: st.auth.clone(),
                     hub_version: st.hub_version.clone(),
+                    progress: Progress::default(),
                 }),
                 exchange: tokio::sync::Mutex::new(()),
             }),
@@ -364,6 +379,11 @@ impl ClientSession {
     /// `true` after a successful [`ClientSession::exclusive_session`].
     pub fn is_exclusive(&self) -> bool {
         self.state().exclusive
+    }
+
+    /// What the calls on this session did last (see [`Progress`]).
+    pub fn progress(&self) -> Progress {
+        self.state().progress
     }
 
     /// The hub's version from its `Koji-Version` header, once a call was
@@ -470,7 +490,9 @@ impl ClientSession {
         loop {
             tries += 1;
             tracing::debug!(method, attempt = tries, "Koji call");
-            match self.send_once(prepared).await {
+            let outcome = self.send_once(prepared).await;
+            self.state().progress.last_exchange = Some(Instant::now());
+            match outcome {
                 Ok(v) => return Ok(v),
                 Err(e @ Error::Fault { .. }) => {
                     if e.is_fault(FaultKind::ServerOffline) && opts.offline_retry {
@@ -479,7 +501,7 @@ impl ClientSession {
                             "Koji hub is offline; retrying in {:?}",
                             opts.offline_retry_interval
                         );
-                        tokio::time::sleep(opts.offline_retry_interval).await;
+                        self.pause(opts.offline_retry_interval).await;
                         // A hub in maintenance is not a failing hub: start over.
                         tries = 0;
                         continue;
@@ -502,9 +524,16 @@ impl ClientSession {
                 }
             }
             if tries > 1 {
-                tokio::time::sleep(opts.retry_interval).await;
+                self.pause(opts.retry_interval).await;
             }
         }
+    }
+
+    /// A pause of the retry loop, shown in [`ClientSession::progress`].
+    async fn pause(&self, d: Duration) {
+        self.state().progress.pause_until = Some(Instant::now() + d);
+        tokio::time::sleep(d).await;
+        self.state().progress.pause_until = None;
     }
 
     /// One HTTP exchange.
@@ -889,4 +918,51 @@ pub fn parse_multicall_reply(reply: Value, expected: usize) -> Result<Vec<Result
             ))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    /// A call waiting out a dead hub shows its tries and pauses.
+    #[tokio::test]
+    async fn retries_show_in_progress() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let opts = Options {
+            max_retries: 3,
+            retry_interval: Duration::from_millis(300),
+            ..Options::default()
+        };
+        let info = SessionInfo {
+            id: 1,
+            key: "1-k".into(),
+            callnum: 0,
+            header_auth: true,
+        };
+        let s = ClientSession::resume(&format!("http://127.0.0.1:{port}/kojihub"), opts, info)
+            .expect("session");
+        assert_eq!(s.progress(), Progress::default());
+        let start = Instant::now();
+        let call = tokio::spawn({
+            let s = s.clone();
+            async move { s.call("getLoggedInUser", vec![]).await }
+        });
+        let mut saw_pause = false;
+        while !call.is_finished() {
+            let p = s.progress();
+            if p.pause_until.is_some_and(|t| t > Instant::now()) {
+                saw_pause = true;
+                assert!(p.last_exchange.is_some_and(|t| t >= start));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(call.await.expect("joined").is_err(), "nobody answers");
+        assert!(saw_pause, "the pauses between tries show");
+        let p = s.progress();
+        assert_eq!(p.pause_until, None);
+        assert!(p.last_exchange.is_some_and(|t| t >= start));
+    }
 }
