@@ -68,6 +68,8 @@ pub struct ComposeState {
     pub koji_init: Value,
     pub koji_import: Value,
     pub canceled: bool,
+    /// When the status left `pending` (success, failure or canceled).
+    pub finished: Option<SystemTime>,
 }
 
 pub struct Compose {
@@ -112,6 +114,7 @@ impl Compose {
                 koji_init: json!({}),
                 koji_import: json!({}),
                 canceled: false,
+                finished: None,
             }),
             request,
             cancel,
@@ -131,6 +134,9 @@ impl Compose {
         let mut s = self.state();
         if !s.canceled {
             f(&mut s);
+            if s.status != "pending" && s.finished.is_none() {
+                s.finished = Some(SystemTime::now());
+            }
         }
     }
 
@@ -150,6 +156,7 @@ impl Compose {
         }
         s.canceled = true;
         s.status = "failure";
+        s.finished = Some(SystemTime::now());
         for image in &mut s.images {
             if !matches!(image.status, "success" | "failure") {
                 image.status = "failure";
@@ -215,14 +222,18 @@ impl Compose {
 
     /// The admin view: request, status and whether a DELETE canceled it.
     pub fn admin_json(&self) -> Value {
-        let canceled = self.state().canceled;
-        let created = self
-            .created
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let (canceled, finished) = {
+            let s = self.state();
+            (s.canceled, s.finished)
+        };
+        let unix = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        };
         json!({
             "id": self.id.to_string(),
-            "created": created,
+            "created": unix(self.created),
+            "finished": finished.map(unix),
             "request": self.request.to_json(),
             "status": self.status_json(),
             "canceled": canceled,
