@@ -66,6 +66,19 @@ def listSessions():
             for r in db.rows('SELECT * FROM sessions ORDER BY id')]
 
 
+def callStats(reset=False):
+    """Calls served so far per user name ('' when not logged in): {'requests': {method: n},
+    'calls': {method: n}} (see rpc.CALL_COUNTS); reset=True zeroes them after reading."""
+    _admin()
+    from . import rpc
+    names = {r['id']: r['name'] for r in db.rows('SELECT id, name FROM users')}
+    out = {names.get(uid, '') if uid is not None else '': counts
+           for uid, counts in rpc.CALL_COUNTS.items()}
+    if reset:
+        rpc.CALL_COUNTS.clear()
+    return out
+
+
 CALLS = {
     'createRepo': createRepo,
     'setHostEnabled': setHostEnabled,
@@ -73,4 +86,5 @@ CALLS = {
     'setTaskState': setTaskState,
     'addPackage': addPackage,
     'listSessions': listSessions,
+    'callStats': callStats,
 }

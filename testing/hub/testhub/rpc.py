@@ -27,6 +27,19 @@ from .sessions import Session
 
 logger = logging.getLogger('testhub.rpc')
 
+# Calls served, by user id (None: not logged in), for benchmarks (testhub.callStats):
+# 'requests' counts HTTP POSTs by their method (a multiCall is one, a raw upload is
+# 'rawUpload'), 'calls' every call run, each call of a multiCall on its own.
+# Updated under the store lock, like everything else a request does.
+CALL_COUNTS = {}
+
+
+def _count(kind, method):
+    session = getattr(context, 'session', None)
+    user = session.user_id if session is not None and session.logged_in else None
+    per_kind = CALL_COUNTS.setdefault(user, {'requests': {}, 'calls': {}})[kind]
+    per_kind[method] = per_kind.get(method, 0) + 1
+
 
 class Registry:
     """kojixmlrpc.HandlerRegistry, reduced."""
@@ -95,6 +108,7 @@ class RequestHandler:
     def __init__(self, registry):
         self.registry = registry
         self.traceback = False
+        self.method = None  # the request's own method, for the call counter
 
     def _get_handler(self, name):
         if name in ('multiCall', 'system.multicall'):
@@ -130,12 +144,17 @@ class RequestHandler:
             params, method = self.read_request(body)
         except Exception as e:
             raise BadRequest('Invalid request: %s' % e)
+        self.method = method
         return self._dispatch(method, params)
 
     def handle_upload(self, environ, body):
         from .uploads import handle_upload
         context.method = None
-        self.check_session()
+        self.method = 'rawUpload'
+        try:
+            self.check_session()
+        finally:
+            _count('calls', 'rawUpload')
         return handle_upload(environ, body)
 
     def check_session(self):
@@ -152,7 +171,11 @@ class RequestHandler:
         func = self._get_handler(method)
         context.method = method
         context.params = params
-        self.check_session()
+        try:
+            self.check_session()
+        finally:
+            if method not in ('multiCall', 'system.multicall'):
+                _count('calls', method)
         args, opts = koji.decode_args(*params)
         logger.info('call %s session=%s callnum=%s', method, context.session.id,
                     context.session.callnum)
@@ -216,6 +239,8 @@ def handle_request(registry, hub_opts, environ, body, upload):
             st.cnx.execute('ROLLBACK')
             context._threadclear()
             raise
+        if h.method is not None:
+            _count('requests', h.method)
         if h.traceback:
             st.cnx.execute('ROLLBACK')
         else:
