@@ -540,9 +540,17 @@ impl Doctor<'_> {
         match client.compose_status(NIL_COMPOSE).await {
             Ok(_) => Outcome::Pass(format!("{api} answers with {how}")),
             Err(e) => match (&e, e.status()) {
-                (composer::Error::Api { .. }, Some(404)) => {
+                // composer's "Compose with given id not found" is its
+                // error object; a 404 page of some other server is not.
+                (composer::Error::Api { .. }, Some(404)) if e.api_error().is_some() => {
                     Outcome::Pass(format!("{api} answers with {how}"))
                 }
+                (composer::Error::Api { .. }, Some(404)) => Outcome::Fail(format!(
+                    "{api} answered 404 without composer's error object: is {} \
+                     osbuild-composer? Check {}",
+                    conf.server,
+                    self.key_in("composer", "server")
+                )),
                 (composer::Error::OAuth { token_url, .. }, Some(status))
                     if matches!(status, 400 | 401 | 403) =>
                 {
