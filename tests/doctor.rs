@@ -519,3 +519,53 @@ async fn unusable_config() {
         );
     }
 }
+
+/// `doctor --client`: the koji profile `koji-osbuild image` would use.
+/// kojiuser may request images; nobody logs in but lacks the permission.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_side() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&format!(
+        "[koji]\nserver = {}\nweburl = {}\nauthtype = password\n",
+        hub.url, hub.weburl
+    ));
+    let out = client_doctor(&home, "kojiuser", "kojipass").await;
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(
+        out.stdout_lines()
+            .iter()
+            .map(|l| l.chars().next().unwrap_or(' '))
+            .collect::<String>(),
+        "✓✓✓✓✓",
+        "{out:#?}"
+    );
+    assert_eq!(
+        check(&out, "login"),
+        ('✓', "logged in as kojiuser and logged out again")
+    );
+
+    let out = client_doctor(&home, "nobody", "nobodypass").await;
+    assert_eq!(
+        only_failure(&out, "image permission"),
+        "nobody may not request images: a Koji admin grants it with \
+         `koji grant-permission image nobody`"
+    );
+
+    let out = client_doctor(&home, "nobody", "wrong").await;
+    let message = only_failure(&out, "login");
+    assert!(
+        message.starts_with("the hub refused the login as nobody with a password: "),
+        "{message}"
+    );
+    assert!(!out.stdout.contains("wrong"), "{out:#?}");
+    assert_eq!(
+        check(&out, "image permission"),
+        ('-', "skipped (not logged in)")
+    );
+}
+
+async fn client_doctor(home: &Home, user: &str, password: &str) -> Output {
+    home.koji_osbuild(&["--user", user, "--password", password, "doctor", "--client"])
+        .await
+}

@@ -28,10 +28,11 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
         Command::ComposeStatus(args) => ComposeCommand::Status(args),
         Command::ComposeWait(args) => ComposeCommand::Wait(args),
         Command::Doctor(args) => {
-            // The builder's configuration only; no koji.conf, no profile.
+            // builder.conf as the builder reads it; with --client the koji
+            // profile instead.
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            return doctor::run(&args, &mut out).await;
+            return doctor::run(&args, &global, &mut out).await;
         }
     };
     // Composer only: no koji configuration, no profile, no hub.

@@ -135,7 +135,8 @@ pub enum Command {
 #[command(
     after_help = "Safe on a running builder host: it logs in as the host without taking \
                   the host's exclusive session, and logs out again.\n\n\
-                  Example: koji-osbuild doctor --builder-config /etc/koji-osbuild/builder.conf"
+                  Examples: koji-osbuild doctor --builder-config /etc/koji-osbuild/builder.conf\n\
+                  \x20         koji-osbuild --profile stg doctor --client"
 )]
 pub struct DoctorArgs {
     /// builder.conf to read instead of /usr/share/koji-osbuild/builder.conf
@@ -148,6 +149,12 @@ pub struct DoctorArgs {
     /// them, as the builder's --kojid-config
     #[arg(long = "kojid-config", value_name = "FILE")]
     pub kojid_config: Option<PathBuf>,
+
+    /// Check the submitting side instead: the koji profile (global options
+    /// and koji config, as for `image`), the hub, the login, the image
+    /// permission and the hub plugin
+    #[arg(long, conflicts_with_all = ["builder_config", "kojid_config"])]
+    pub client: bool,
 }
 
 /// How to reach composer: upstream's stand-alone client options. The
@@ -566,6 +573,7 @@ mod tests {
                     [PathBuf::from("/a.conf"), "/b.conf".into()]
                 );
                 assert_eq!(d.kojid_config, Some("/etc/kojid/kojid.conf".into()));
+                assert!(!d.client);
             }
             other => panic!("{other:?}"),
         }

@@ -9,6 +9,7 @@
 //! out again.
 
 mod certs;
+mod client;
 mod tls;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ use composer::{ClientCert, ClientOptions, RetryPolicy, SslVerify};
 use koji::{ClientSession, FaultKind, Value};
 use koji_osbuild_builder::{HostAuth, Settings};
 
-use crate::args::DoctorArgs;
+use crate::args::{DoctorArgs, GlobalArgs};
 use certs::{ClientIdentity, Validity};
 
 /// One network step's limit: a doctor should answer in seconds, not wait
@@ -78,8 +79,16 @@ impl Report<'_> {
     }
 }
 
-/// Run every check; the exit status is 1 when any failed.
-pub async fn run(args: &DoctorArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+/// Run every check; the exit status is 1 when any failed. With
+/// `--client`, the koji client side (`global` and the koji config).
+pub async fn run(
+    args: &DoctorArgs,
+    global: &GlobalArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    if args.client {
+        return client::run(global, out).await;
+    }
     let paths: Vec<PathBuf> = if args.builder_config.is_empty() {
         composer::config::DEFAULT_CONFIG_FILES
             .iter()
@@ -755,25 +764,25 @@ impl Doctor<'_> {
     }
 
     async fn hub_plugin(&self, hub: &ClientSession) -> Outcome {
-        match hub.call("system.listMethods", Vec::new()).await {
-            Ok(methods) => {
-                let has = methods
-                    .as_array()
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|m| m.as_str() == Some(HUB_METHOD));
-                if has {
-                    Outcome::Pass(format!("the hub offers {HUB_METHOD}"))
-                } else {
-                    Outcome::Fail(format!(
-                        "the hub has no {HUB_METHOD} call; install the koji-osbuild hub \
-                         plugin (osbuild.py) and add osbuild to Plugins in hub.conf"
-                    ))
-                }
-            }
+        match has_hub_method(hub).await {
+            Ok(true) => Outcome::Pass(format!("the hub offers {HUB_METHOD}")),
+            Ok(false) => Outcome::Fail(format!(
+                "the hub has no {HUB_METHOD} call; install the koji-osbuild hub plugin \
+                 (osbuild.py) and add osbuild to Plugins in hub.conf"
+            )),
             Err(e) => Outcome::Fail(format!("system.listMethods: {e}")),
         }
     }
+}
+
+/// Whether the hub lists the hub plugin's call in system.listMethods.
+async fn has_hub_method(hub: &ClientSession) -> Result<bool, koji::Error> {
+    let methods = hub.call("system.listMethods", Vec::new()).await?;
+    Ok(methods
+        .as_array()
+        .unwrap_or_default()
+        .iter()
+        .any(|m| m.as_str() == Some(HUB_METHOD)))
 }
 
 /// Whether reqwest would send composer requests through a proxy from the

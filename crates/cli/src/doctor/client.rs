@@ -1,0 +1,173 @@
+//! `koji-osbuild doctor --client`: the submitting side. The koji profile
+//! as `koji-osbuild image` reads it, the hub, the login, the `image`
+//! permission the hub plugin asks for, and the plugin itself.
+
+use std::io::Write;
+
+use koji::ClientSession;
+
+use super::{has_hub_method, Outcome, Report, HUB_METHOD, TIMEOUT};
+use crate::args::GlobalArgs;
+use crate::config::ConfigLocations;
+use crate::session::{self, Auth};
+
+const CHECKS_AFTER_PROFILE: [&str; 4] = ["hub", "login", "image permission", "hub plugin"];
+
+/// Run the client checks; the exit status is 1 when any failed.
+pub async fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let mut report = Report { out, failures: 0 };
+    let settings = match session::settings(global, &ConfigLocations::system()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            report.record("koji profile", Outcome::Fail(e.to_string()));
+            for name in CHECKS_AFTER_PROFILE {
+                report.record(name, Outcome::Skip("no usable koji profile".into()));
+            }
+            return Ok(1);
+        }
+    };
+    let profile = global.profile.as_deref().unwrap_or("koji");
+    let how = match &settings.auth {
+        Auth::Anonymous => "no login (noauth)".to_string(),
+        Auth::Password { user, .. } => format!("password login as {user}"),
+        Auth::Ssl => "certificate login (ssl)".to_string(),
+        Auth::Handover(_) => "the session handed over by the koji CLI".to_string(),
+    };
+    report.record(
+        "koji profile",
+        Outcome::Pass(format!("{profile}: hub {}, {how}", settings.server)),
+    );
+
+    let options = koji::Options {
+        max_retries: 0,
+        timeout: TIMEOUT,
+        auth_timeout: TIMEOUT,
+        ..settings.options.clone()
+    };
+    let anonymous = koji::Options {
+        cert: None,
+        key: None,
+        ..options.clone()
+    };
+    let fix = "check --server or server in the profile's section of the koji config";
+    let hub = match ClientSession::new(&settings.server, anonymous) {
+        Ok(hub) => hub,
+        Err(e) => {
+            report.record("hub", Outcome::Fail(format!("{e}; {fix}")));
+            for name in &CHECKS_AFTER_PROFILE[1..] {
+                report.record(name, Outcome::Skip("hub not reachable".into()));
+            }
+            return Ok(1);
+        }
+    };
+    match hub.get_api_version().await {
+        Ok(api) => {
+            let version = hub
+                .hub_version()
+                .map(|v| format!("Koji {v}, "))
+                .unwrap_or_default();
+            report.record(
+                "hub",
+                Outcome::Pass(format!(
+                    "{} answers ({version}API version {api})",
+                    settings.server
+                )),
+            );
+        }
+        Err(e) => {
+            report.record("hub", Outcome::Fail(format!("{e}; {fix}")));
+            for name in &CHECKS_AFTER_PROFILE[1..] {
+                report.record(name, Outcome::Skip("hub not reachable".into()));
+            }
+            return Ok(1);
+        }
+    }
+
+    let (login, permission) = login_and_permission(&settings, options).await;
+    report.record("login", login);
+    report.record("image permission", permission);
+    let plugin = match has_hub_method(&hub).await {
+        Ok(true) => Outcome::Pass(format!("the hub offers {HUB_METHOD}")),
+        Ok(false) => Outcome::Fail(format!(
+            "the hub has no {HUB_METHOD} call: its admin must install the koji-osbuild hub \
+             plugin (osbuild.py) and add osbuild to Plugins in hub.conf"
+        )),
+        Err(e) => Outcome::Fail(format!("system.listMethods: {e}")),
+    };
+    report.record("hub plugin", plugin);
+    Ok(if report.failures > 0 { 1 } else { 0 })
+}
+
+/// Log in as `koji-osbuild image` would, ask whether the user may call
+/// osbuildImage (the plugin wants `image`; `admin` has every permission),
+/// log out.
+async fn login_and_permission(
+    settings: &session::Settings,
+    options: koji::Options,
+) -> (Outcome, Outcome) {
+    let session = match ClientSession::new(&settings.server, options) {
+        Ok(session) => session,
+        Err(e) => {
+            return (
+                Outcome::Fail(e.to_string()),
+                Outcome::Skip("not logged in".into()),
+            )
+        }
+    };
+    let (login, what, fix) = match &settings.auth {
+        Auth::Anonymous | Auth::Handover(_) => {
+            return (
+                Outcome::NotUsed("not logging in (noauth)".into()),
+                Outcome::Skip("not logged in".into()),
+            )
+        }
+        Auth::Password { user, password } => (
+            session.login(user, password).await,
+            format!("as {user} with a password"),
+            "check --user and --password (or user and password in the koji config)",
+        ),
+        Auth::Ssl => (
+            session.ssl_login().await,
+            "with the client certificate".to_string(),
+            "check --cert (or cert in the koji config) and that the hub trusts its CA",
+        ),
+    };
+    if let Err(e) = login {
+        return (
+            Outcome::Fail(format!("the hub refused the login {what}: {e}; {fix}")),
+            Outcome::Skip("not logged in".into()),
+        );
+    }
+    let user = session.get_logged_in_user().await;
+    let image = session.has_perm("image").await;
+    let admin = session.has_perm("admin").await;
+    let _ = session.logout().await;
+    let name = match user {
+        Ok(Some(user)) => user.name,
+        Ok(None) => {
+            return (
+                Outcome::Fail(format!(
+                    "the hub accepted the login {what} but knows no user for it"
+                )),
+                Outcome::Skip("not logged in".into()),
+            )
+        }
+        Err(e) => {
+            return (
+                Outcome::Fail(format!("logged in {what}, but then: {e}")),
+                Outcome::Skip("not logged in".into()),
+            )
+        }
+    };
+    let login = Outcome::Pass(format!("logged in as {name} and logged out again"));
+    let permission = match (image, admin) {
+        (Ok(true), _) => Outcome::Pass(format!("{name} has the image permission")),
+        (_, Ok(true)) => Outcome::Pass(format!("{name} is an admin")),
+        (Ok(false), Ok(false)) => Outcome::Fail(format!(
+            "{name} may not request images: a Koji admin grants it with \
+             `koji grant-permission image {name}`"
+        )),
+        (Err(e), _) | (_, Err(e)) => Outcome::Fail(format!("hasPerm: {e}")),
+    };
+    (login, permission)
+}
