@@ -14,7 +14,49 @@
 //! capacity = 10                               ; tasks at once (kojid: maxjobs)
 //! force_exclusive = true                      ; take over the host's session
 //! compose_poll_interval = 2                   ; seconds between compose status polls
+//!
+//! ; Koji client retries, with kojid's names and defaults (also read from
+//! ; [kojid]); they apply to the host's session and every task's subsession
+//! max_retries = 120                           ; tries again after a failed hub call
+//! retry_interval = 60                         ; seconds between those tries
+//! offline_retry = true                        ; keep waiting while the hub says ServerOffline
+//! offline_retry_interval = 120                ; seconds between tries while offline
+//!
+//! ; composer trouble ([builder] only)
+//! composer_outage_timeout = 1800              ; seconds composer may fail before a task gives up
+//! compose_timeout = 86400                     ; seconds a compose may run; 0 = no limit
 //! ```
+//!
+//! How the builder rides out trouble:
+//!
+//! - **The hub is unreachable or answers ServerOffline.** Every hub call
+//!   is tried again `max_retries` times, `retry_interval` apart (the first
+//!   retry at once); ServerOffline is waited out without limit every
+//!   `offline_retry_interval` when `offline_retry` is on. With the
+//!   defaults a call keeps trying for two hours. A task whose call still
+//!   finds the hub unreachable after that does not fail: it starts over
+//!   with the same call until the hub answers (the task could not report
+//!   a failure to an unreachable hub anyway), and its compose keeps
+//!   running. An expired session is logged in again. The systemd watchdog
+//!   keeps being fed while the host loop waits out the hub, as long as
+//!   its calls keep getting answers or errors (see notify.rs).
+//! - **Composer answers 5xx or drops connections** (also refused
+//!   connections and timeouts; not 4xx, not certificate problems). While a
+//!   task follows its compose (status polls, logs, manifests) such
+//!   failures are tried again with a growing pause (1 s, doubling, at most
+//!   60 s) until they have lasted `composer_outage_timeout` seconds in a
+//!   row; then the task fails with a BuildError naming composer, the
+//!   compose, how long it failed and the last error. A compose request
+//!   (POST) is never sent twice unless the connection was refused, so no
+//!   second compose is created.
+//! - **A compose runs too long.** After `compose_timeout` seconds the
+//!   compose is canceled in composer and the task fails with a BuildError
+//!   saying so. The clock starts when composer accepted the compose: for a
+//!   compose this task created, that moment; for one a rerun of the task
+//!   resumes (compose.json), the time the hub stored compose.json, which
+//!   the earlier run attached right after composer accepted the compose
+//!   (composer's API does not tell when a compose started). If the hub
+//!   gives no time, the clock starts at the resume.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -31,6 +73,16 @@ pub const KOJID_SECTION: &str = "kojid";
 pub const DEFAULT_SLEEPTIME: Duration = Duration::from_secs(15);
 /// Tasks at once unless configured (kojid's default `maxjobs`).
 pub const DEFAULT_CAPACITY: usize = 10;
+/// kojid's default `max_retries` (the koji library's is 30).
+pub const DEFAULT_MAX_RETRIES: u32 = 120;
+/// kojid's default `retry_interval` (the koji library's is 20 s).
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(60);
+/// kojid's default `offline_retry_interval`.
+pub const DEFAULT_OFFLINE_RETRY_INTERVAL: Duration = Duration::from_secs(120);
+/// How long composer may fail in a row before a task gives up: 30 min.
+pub const DEFAULT_COMPOSER_OUTAGE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How long a compose may run: a day.
+pub const DEFAULT_COMPOSE_TIMEOUT: Duration = Duration::from_secs(86400);
 
 /// A configuration the builder cannot run with; names the file and key.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +164,18 @@ pub struct Settings {
     /// Pause between compose status polls (upstream's `sleep_time=2`), also
     /// used while waiting for subtasks.
     pub compose_poll_interval: Duration,
+    /// Koji client retries (kojid's `max_retries`, `retry_interval`,
+    /// `offline_retry`, `offline_retry_interval`).
+    pub max_retries: u32,
+    pub retry_interval: Duration,
+    pub offline_retry: bool,
+    pub offline_retry_interval: Duration,
+    /// How long composer may fail in a row while a task follows its
+    /// compose; zero gives up at the first failure the client's own
+    /// retries do not fix.
+    pub composer_outage_timeout: Duration,
+    /// How long a compose may run before it is canceled; `None`: no limit.
+    pub compose_timeout: Option<Duration>,
 }
 
 /// One place a key came from, for error messages.
@@ -150,6 +214,28 @@ impl Source<'_> {
             Ok(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
             _ => Err(self.invalid(key, format!("'{v}' is not a positive number of seconds"))),
         }
+    }
+
+    /// Seconds, where 0 is allowed (it means "none" or "never").
+    fn seconds_or_zero(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        match v.trim().parse::<f64>() {
+            Ok(s) if (0.0..1e12).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
+            _ => Err(self.invalid(key, format!("'{v}' is not a number of seconds (0 or more)"))),
+        }
+    }
+
+    /// A whole number, 0 included.
+    fn whole(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        v.trim()
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| self.invalid(key, format!("'{v}' is not a whole number (0 or more)")))
     }
 
     fn count(&self, key: &str) -> Result<Option<usize>, ConfigError> {
@@ -258,6 +344,19 @@ impl Settings {
         let compose_poll_interval = builder
             .seconds("compose_poll_interval")?
             .unwrap_or(composer::DEFAULT_POLL_INTERVAL);
+        let max_retries = first!(whole, "max_retries").unwrap_or(DEFAULT_MAX_RETRIES);
+        let retry_interval = first!(seconds, "retry_interval").unwrap_or(DEFAULT_RETRY_INTERVAL);
+        let offline_retry = first!(boolean, "offline_retry").unwrap_or(true);
+        let offline_retry_interval =
+            first!(seconds, "offline_retry_interval").unwrap_or(DEFAULT_OFFLINE_RETRY_INTERVAL);
+        let composer_outage_timeout = builder
+            .seconds_or_zero("composer_outage_timeout")?
+            .unwrap_or(DEFAULT_COMPOSER_OUTAGE_TIMEOUT);
+        let compose_timeout = match builder.seconds_or_zero("compose_timeout")? {
+            None => Some(DEFAULT_COMPOSE_TIMEOUT),
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+        };
 
         // Credentials come as a set from one section: a cert in [builder]
         // is not combined with a password from kojid.conf.
@@ -296,13 +395,24 @@ impl Settings {
             capacity,
             force_exclusive,
             compose_poll_interval,
+            max_retries,
+            retry_interval,
+            offline_retry,
+            offline_retry_interval,
+            composer_outage_timeout,
+            compose_timeout,
         })
     }
 
     /// Koji client options for the hub session.
     pub fn koji_options(&self) -> koji::Options {
+        // Subsessions copy these, so every task's calls retry alike.
         let mut opts = koji::Options {
             serverca: self.serverca.clone(),
+            max_retries: self.max_retries,
+            retry_interval: self.retry_interval,
+            offline_retry: self.offline_retry,
+            offline_retry_interval: self.offline_retry_interval,
             ..koji::Options::default()
         };
         if let HostAuth::Certificate { cert, key } = &self.auth {
@@ -341,6 +451,96 @@ mod tests {
         assert!(s.force_exclusive);
         assert_eq!(s.compose_poll_interval, Duration::from_secs(2));
         assert!(!format!("{s:?}").contains("secret"));
+        // kojid's retry defaults, and ours for composer
+        assert_eq!(s.max_retries, 120);
+        assert_eq!(s.retry_interval, Duration::from_secs(60));
+        assert!(s.offline_retry);
+        assert_eq!(s.offline_retry_interval, Duration::from_secs(120));
+        assert_eq!(s.composer_outage_timeout, Duration::from_secs(1800));
+        assert_eq!(s.compose_timeout, Some(Duration::from_secs(86400)));
+        let o = s.koji_options();
+        assert_eq!(
+            (
+                o.max_retries,
+                o.retry_interval,
+                o.offline_retry,
+                o.offline_retry_interval
+            ),
+            (120, Duration::from_secs(60), true, Duration::from_secs(120))
+        );
+    }
+
+    #[test]
+    fn retry_and_timeout_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.conf",
+            "[builder]\nuser = a\npassword = p\nmax_retries = 0\nretry_interval = 0.5\n\
+             offline_retry = no\noffline_retry_interval = 2\ncomposer_outage_timeout = 0\n\
+             compose_timeout = 0\n",
+        );
+        let s = Settings::load(&[&a], None).unwrap();
+        assert_eq!(s.max_retries, 0);
+        assert_eq!(s.retry_interval, Duration::from_millis(500));
+        assert!(!s.offline_retry);
+        assert_eq!(s.offline_retry_interval, Duration::from_secs(2));
+        assert_eq!(s.composer_outage_timeout, Duration::ZERO);
+        assert_eq!(s.compose_timeout, None, "0 = no limit");
+
+        // kojid.conf provides the Koji retry keys; [builder] wins
+        let b = write(
+            dir.path(),
+            "b.conf",
+            "[builder]\nuser = a\npassword = p\nretry_interval = 5\ncompose_timeout = 3600\n",
+        );
+        let k = write(
+            dir.path(),
+            "kojid.conf",
+            "[kojid]\nmax_retries = 7\nretry_interval = 9\noffline_retry = false\n\
+             offline_retry_interval = 11\ncompose_timeout = 1\n",
+        );
+        let s = Settings::load(&[&b], Some(&k)).unwrap();
+        assert_eq!(s.max_retries, 7);
+        assert_eq!(s.retry_interval, Duration::from_secs(5), "[builder] wins");
+        assert!(!s.offline_retry);
+        assert_eq!(s.offline_retry_interval, Duration::from_secs(11));
+        assert_eq!(
+            s.compose_timeout,
+            Some(Duration::from_secs(3600)),
+            "compose_timeout is read from [builder] only"
+        );
+
+        for (key, value, file, section) in [
+            ("max_retries", "-1", "c.conf", "[builder]"),
+            ("max_retries", "lots", "c.conf", "[builder]"),
+            ("retry_interval", "0", "c.conf", "[builder]"),
+            ("offline_retry", "perhaps", "c.conf", "[builder]"),
+            ("offline_retry_interval", "soon", "c.conf", "[builder]"),
+            ("composer_outage_timeout", "-5", "c.conf", "[builder]"),
+            ("compose_timeout", "a day", "c.conf", "[builder]"),
+        ] {
+            let c = write(
+                dir.path(),
+                "c.conf",
+                &format!("[builder]\nuser = a\npassword = p\n{key} = {value}\n"),
+            );
+            let e = Settings::load(&[&c], None).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("'{key}'"))
+                    && e.contains(file)
+                    && e.contains(section)
+                    && e.contains(value),
+                "{e}"
+            );
+        }
+        let k = write(dir.path(), "kojid2.conf", "[kojid]\nmax_retries = many\n");
+        let c = write(dir.path(), "d.conf", "[builder]\nuser = a\npassword = p\n");
+        let e = Settings::load(&[&c], Some(&k)).unwrap_err().to_string();
+        assert!(
+            e.contains("'max_retries'") && e.contains("kojid2.conf") && e.contains("[kojid]"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -201,9 +201,13 @@ impl Builder {
     /// does on SIGTERM: running tasks freed, host not ready, logout.
     pub async fn run<F: Future<Output = ()>>(mut self, shutdown: F) -> Result<(), HostError> {
         tokio::pin!(shutdown);
+        // systemd's watchdog (if WatchdogSec=) is fed from its own task while
+        // the loop is alive, also during a pass that waits out a hub outage
+        // in the session's retries; a loop that hangs stops feeding it.
+        let heartbeat = crate::notify::Heartbeat::default();
+        let feeder = crate::notify::spawn_watchdog(heartbeat.clone(), self.session.clone());
         let result = loop {
-            // One pass of the loop feeds systemd's watchdog (if WatchdogSec=).
-            crate::notify::watchdog();
+            heartbeat.beat();
             let took = match self.poll().await {
                 Ok(took) => took,
                 Err(e) if osbuild::is_session_lost(&e) || !self.session.is_logged_in() => {
@@ -224,13 +228,18 @@ impl Builder {
                     _ = tokio::task::yield_now() => continue,
                 }
             }
+            heartbeat.rest(self.settings.sleeptime);
             tokio::select! {
                 _ = &mut shutdown => break Ok(()),
                 _ = tokio::time::sleep(self.settings.sleeptime) => {}
                 _ = self.wake.notified() => {}
             }
         };
+        heartbeat.beat();
         self.shutdown().await;
+        if let Some(feeder) = feeder {
+            feeder.abort();
+        }
         result
     }
 
@@ -392,6 +401,8 @@ impl Builder {
                 poll_interval: self.settings.compose_poll_interval,
                 waiting: waiting.clone(),
                 compose: Arc::default(),
+                composer_outage_timeout: self.settings.composer_outage_timeout,
+                compose_timeout: self.settings.compose_timeout,
             },
         };
         let wake = self.wake.clone();

@@ -6,9 +6,9 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use composer::ComposeStatus;
+use composer::{ComposeStatus, Outage, OutagePolicy, OutageStep};
 use koji::{ClientSession, Value};
 use osbuild_task::{compose_request, tag_repo, user_repos, OsbuildImageRequest};
 use serde_json::json;
@@ -42,11 +42,38 @@ pub struct TaskContext {
     /// The compose the task follows while it runs, so that a canceled task
     /// can cancel it in composer.
     pub compose: Arc<Mutex<Option<String>>>,
+    /// How long composer may fail in a row (5xx, dropped or refused
+    /// connections) while the task follows its compose before it gives up.
+    pub composer_outage_timeout: Duration,
+    /// How long the compose may run before it is canceled; `None`: no limit.
+    pub compose_timeout: Option<Duration>,
 }
+
+/// Spread of the compose status polls around `poll_interval` (±15 %), and
+/// a random first poll within it: many tasks (a builder restart resumes
+/// them all at once) then do not poll composer in lockstep.
+pub const POLL_JITTER: f64 = 0.15;
 
 /// How long a task waits for the host to be logged in again before a lost
 /// session fails its call.
 const RENEW_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The hub cannot be reached, or says it is offline: the call did not run
+/// (or its answer was lost) and the same call can go again later. A
+/// certificate or TLS problem is not an outage (it does not fix itself),
+/// nor is a 4xx answer (a wrong URL).
+pub fn is_hub_unreachable(e: &koji::Error) -> bool {
+    match e {
+        koji::Error::Transport { detail, .. } => {
+            let detail = detail.to_lowercase();
+            !["certificate", "handshake", "tls", "alert"]
+                .iter()
+                .any(|w| detail.contains(w))
+        }
+        koji::Error::Http { status, .. } => *status >= 500,
+        _ => e.is_fault(koji::FaultKind::ServerOffline),
+    }
+}
 
 /// The hub no longer knows this session: it was logged out, expired, or
 /// closed when another process took the host's exclusive session.
@@ -66,21 +93,52 @@ impl TaskContext {
     /// session is gone (the call did not run), the task gets a new
     /// subsession of the host's session and the call runs once more; kojid
     /// re-logs in too when its session expires.
+    ///
+    /// The session retries a failing call itself (`max_retries` times,
+    /// `retry_interval` apart; ServerOffline without limit with
+    /// `offline_retry`). If the hub is still unreachable after all that,
+    /// the call starts over rather than failing the task: a task cannot
+    /// report anything to an unreachable hub anyway, its compose keeps
+    /// running, and the task goes on once the hub is back. A task stopped
+    /// meanwhile (canceled, freed, shutdown) ends through the host loop.
     pub async fn hub<T, F, Fut>(&self, call: F) -> Result<T, koji::Error>
     where
         F: Fn(ClientSession) -> Fut,
         Fut: Future<Output = Result<T, koji::Error>>,
     {
-        match call(self.session.clone()).await {
-            Err(e) if is_session_lost(&e) && self.host_session.is_some() => {
-                tracing::warn!(
-                    task_id = self.task_id,
-                    "the task's hub session is gone ({e}); getting a new one"
-                );
-                self.renew_session(e).await?;
-                call(self.session.clone()).await
+        let since = Instant::now();
+        loop {
+            let result = match call(self.session.clone()).await {
+                Err(e) if is_session_lost(&e) && self.host_session.is_some() => {
+                    tracing::warn!(
+                        task_id = self.task_id,
+                        "the task's hub session is gone ({e}); getting a new one"
+                    );
+                    match self.renew_session(e).await {
+                        Ok(()) => call(self.session.clone()).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                other => other,
+            };
+            match result {
+                Err(e) if is_hub_unreachable(&e) => {
+                    let pause = self
+                        .session
+                        .options()
+                        .retry_interval
+                        .max(Duration::from_secs(1));
+                    tracing::warn!(
+                        task_id = self.task_id,
+                        unreachable_for_s = since.elapsed().as_secs(),
+                        "the hub is still unreachable after the session's retries ({e}); \
+                         the task keeps waiting for it (next try in {}s)",
+                        pause.as_secs_f64()
+                    );
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -152,6 +210,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     tracing::info!(task_id, name = %req.name, version = %req.version, target = %req.target,
         arches = ?req.arches, "building image via osbuild");
     let earlier = recorded_compose(ctx).await?;
+    let mut outage = Outage::new(OutagePolicy::new(ctx.composer_outage_timeout));
 
     let target = ctx
         .hub(|s| {
@@ -220,30 +279,33 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         .map_err(|_| TaskError::Parameter(format!("task id {task_id} is negative")))?;
     let request = compose_request(&req, &ctx.koji_server, task_id_u, &release, &repos)
         .map_err(|e| TaskError::Build(e.to_string()))?;
-    let cid = match earlier {
-        Some(cid) => {
+    let (cid, started) = match earlier {
+        Some((cid, recorded_at)) => {
             // The request went to composer in the earlier run; composer
             // reserved its build, so a new getNextRelease may differ: the
             // attached compose-request.json stays the one composer got.
-            tracing::info!(task_id, compose_id = %cid, "resuming compose {cid}");
-            cid
+            let started = compose_started(recorded_at, SystemTime::now(), Instant::now());
+            tracing::info!(task_id, compose_id = %cid,
+                running_s = started.elapsed().as_secs(), "resuming compose {cid}");
+            (cid, started)
         }
         None => {
             ctx.upload_json(&request.to_json(), "compose-request")
                 .await?;
             let cid = ctx.composer.compose_create(&request).await?;
+            let started = Instant::now();
             tracing::info!(task_id, compose_id = %cid, nvr = %format!("{}-{}-{}", req.name, req.version, release),
                 "compose created");
             // Recorded in Koji at once: a rerun of this task (builder
             // restart, another host after a crash) follows this compose.
             let record = json!({"id": cid, "server": ctx.composer.server()});
             ctx.upload_json(&record, COMPOSE_RECORD).await?;
-            cid
+            (cid, started)
         }
     };
     ctx.set_compose(Some(&cid));
 
-    let status = follow_compose(ctx, &cid).await?;
+    let status = follow_compose(ctx, &cid, started, &mut outage).await?;
     ctx.set_compose(None);
     tracing::info!(task_id, compose_id = %cid, status = %status.status, "compose finished");
 
@@ -253,8 +315,8 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         .flatten()
         .map(|i| (i.architecture.clone(), i.image_type.as_str().to_string()))
         .collect();
-    attach_manifests(ctx, &cid, &image_types).await?;
-    attach_logs(ctx, &cid, &image_types).await?;
+    attach_manifests(ctx, &cid, &image_types, &mut outage).await?;
+    attach_logs(ctx, &cid, &image_types, &mut outage).await?;
 
     if !status.is_success() {
         return Err(TaskError::Build(format!("Compose failed (id: {cid})")));
@@ -284,16 +346,25 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
 pub const COMPOSE_RECORD: &str = "compose";
 
 /// The compose an earlier run of this task created on this builder's
-/// composer, from the task's own `compose.json`; `None` to create one.
-async fn recorded_compose(ctx: &TaskContext) -> Result<Option<String>, TaskError> {
+/// composer, from the task's own `compose.json`, with the time the hub
+/// stored that file (about when composer accepted the compose); `None` to
+/// create one.
+async fn recorded_compose(
+    ctx: &TaskContext,
+) -> Result<Option<(String, Option<SystemTime>)>, TaskError> {
     let id = ctx.task_id;
     let file = format!("{COMPOSE_RECORD}.json");
     let files = ctx
-        .hub(|s| async move { s.list_task_output(id).await })
+        .hub(|s| async move { s.list_task_output_stat(id).await })
         .await?;
-    if !files.contains(&file) {
+    let Some(stat) = files.get(&file) else {
         return Ok(None);
-    }
+    };
+    let recorded_at = stat
+        .st_mtime
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d));
     let bytes = ctx
         .hub(|s| {
             let file = file.as_str();
@@ -317,16 +388,140 @@ async fn recorded_compose(ctx: &TaskContext) -> Result<Option<String>, TaskError
             "an earlier run's compose is on another composer; creating a new one");
         return Ok(None);
     }
-    Ok(Some(cid.to_string()))
+    Ok(Some((cid.to_string(), recorded_at)))
+}
+
+/// When a resumed compose started, on this process's clock: `recorded_at`
+/// (the hub's time of compose.json) if it is in the past of `now_wall`,
+/// else now. Composer's API does not tell when a compose started.
+fn compose_started(recorded_at: Option<SystemTime>, now_wall: SystemTime, now: Instant) -> Instant {
+    recorded_at
+        .and_then(|t| now_wall.duration_since(t).ok())
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
+}
+
+/// Seconds as a person reads them: `3`, `0.5`, `86400`.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 10.0 {
+        format!("{}", s.round())
+    } else {
+        format!("{}", (s * 10.0).round() / 10.0)
+    }
+}
+
+/// A composer request failed while the task follows its compose: how long
+/// to wait before the next try, or the error that ends the task (a failure
+/// that is not an outage, or an outage that lasted too long).
+fn composer_trouble(
+    ctx: &TaskContext,
+    cid: &str,
+    outage: &mut Outage,
+    error: composer::Error,
+    doing: &str,
+) -> Result<Duration, TaskError> {
+    if !error.is_transient() {
+        return Err(error.into());
+    }
+    match outage.failed(Instant::now()) {
+        OutageStep::Retry(pause) => {
+            let pause = composer::jittered(pause, 0.1);
+            tracing::warn!(task_id = ctx.task_id, compose_id = %cid,
+                failing_for_s = outage.lasted(Instant::now()).as_secs(),
+                "composer failed while {doing} compose {cid} ({error}); trying again in {}s",
+                secs(pause));
+            Ok(pause)
+        }
+        OutageStep::GiveUp { lasted } => Err(TaskError::Build(format!(
+            "composer {server} kept failing for {lasted} s while {doing} compose {cid}, \
+             longer than composer_outage_timeout = {limit} s; last error: {error}",
+            server = ctx.composer.server(),
+            lasted = secs(lasted),
+            limit = secs(ctx.composer_outage_timeout),
+        ))),
+    }
+}
+
+/// A composer request made patiently: transient failures are tried again
+/// (see [`composer_trouble`]); other failures come back as the inner error.
+async fn patiently<T, F, Fut>(
+    ctx: &TaskContext,
+    cid: &str,
+    outage: &mut Outage,
+    doing: &str,
+    request: F,
+) -> Result<Result<T, composer::Error>, TaskError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, composer::Error>>,
+{
+    loop {
+        match request().await {
+            Ok(v) => {
+                outage.succeeded();
+                return Ok(Ok(v));
+            }
+            Err(e) if e.is_transient() => {
+                let pause = composer_trouble(ctx, cid, outage, e, doing)?;
+                tokio::time::sleep(pause).await;
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+/// The compose ran longer than compose_timeout: cancel it in composer.
+async fn cancel_overdue(ctx: &TaskContext, cid: &str, limit: Duration) -> TaskError {
+    let limit = secs(limit);
+    tracing::warn!(task_id = ctx.task_id, compose_id = %cid,
+        "compose {cid} exceeded compose_timeout = {limit} s; canceling it");
+    match ctx.composer.compose_delete(cid).await {
+        Ok(_) => TaskError::Build(format!(
+            "compose {cid} exceeded compose_timeout = {limit} s and was cancelled"
+        )),
+        Err(e) => TaskError::Build(format!(
+            "compose {cid} exceeded compose_timeout = {limit} s; cancelling it in composer failed: {e}"
+        )),
+    }
 }
 
 /// Follows the compose, attaching compose-status.json each time the status
 /// changes (upstream uploads it after every poll; the content is the same).
-async fn follow_compose(ctx: &TaskContext, cid: &str) -> Result<ComposeStatus, TaskError> {
-    let mut watch = ctx.composer.watch_compose(cid, ctx.poll_interval);
+/// Composer outages are waited out (up to composer_outage_timeout); a
+/// compose running past compose_timeout since `started` is canceled.
+async fn follow_compose(
+    ctx: &TaskContext,
+    cid: &str,
+    started: Instant,
+    outage: &mut Outage,
+) -> Result<ComposeStatus, TaskError> {
+    let mut watch = ctx
+        .composer
+        .watch_compose(cid, ctx.poll_interval)
+        .jittered(POLL_JITTER);
+    let deadline = ctx
+        .compose_timeout
+        .map(|limit| (limit, started.checked_add(limit)));
+    // Waits for `work` unless the deadline comes first.
+    macro_rules! before_deadline {
+        ($work:expr) => {
+            match deadline {
+                Some((limit, Some(at))) => tokio::select! {
+                    biased;
+                    _ = tokio::time::sleep_until(at.into()) => {
+                        return Err(cancel_overdue(ctx, cid, limit).await)
+                    }
+                    r = $work => r,
+                },
+                _ => $work.await,
+            }
+        };
+    }
     loop {
-        match watch.next_change().await {
+        match before_deadline!(watch.next_change()) {
             Some(Ok(status)) => {
+                outage.succeeded();
                 tracing::info!(task_id = ctx.task_id, compose_id = %cid, status = %status.status,
                     "compose status");
                 ctx.upload_json(&status.to_upstream_json(), "compose-status")
@@ -335,7 +530,10 @@ async fn follow_compose(ctx: &TaskContext, cid: &str) -> Result<ComposeStatus, T
                     return Ok(status);
                 }
             }
-            Some(Err(e)) => return Err(e.into()),
+            Some(Err(e)) => {
+                let pause = composer_trouble(ctx, cid, outage, e, "following")?;
+                before_deadline!(tokio::time::sleep(pause));
+            }
             None => return Err(TaskError::Build(format!("lost track of compose {cid}"))),
         }
     }
@@ -347,8 +545,13 @@ async fn attach_manifests(
     ctx: &TaskContext,
     cid: &str,
     images: &[(String, String)],
+    outage: &mut Outage,
 ) -> Result<(), TaskError> {
-    let manifests = match ctx.composer.compose_manifests(cid).await {
+    let fetched = patiently(ctx, cid, outage, "fetching the manifests of", || {
+        ctx.composer.compose_manifests(cid)
+    })
+    .await?;
+    let manifests = match fetched {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(task_id = ctx.task_id, compose_id = %cid, "Failed to fetch manifests: {e}");
@@ -369,8 +572,13 @@ async fn attach_logs(
     ctx: &TaskContext,
     cid: &str,
     images: &[(String, String)],
+    outage: &mut Outage,
 ) -> Result<(), TaskError> {
-    let logs = match ctx.composer.compose_logs(cid).await {
+    let fetched = patiently(ctx, cid, outage, "fetching the logs of", || {
+        ctx.composer.compose_logs(cid)
+    })
+    .await?;
+    let logs = match fetched {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(task_id = ctx.task_id, compose_id = %cid, "Failed to fetch logs: {e}");
@@ -471,6 +679,48 @@ mod tests {
         assert!(is_session_lost(&fault(koji::FaultKind::AuthExpired)));
         assert!(!is_session_lost(&fault(koji::FaultKind::SequenceError)));
         assert!(!is_session_lost(&fault(koji::FaultKind::GenericError)));
+    }
+
+    #[test]
+    fn unreachable_hub_is_told_from_other_failures() {
+        let fault = |kind| koji::Error::Fault {
+            kind,
+            code: 0,
+            message: "m".into(),
+        };
+        assert!(is_hub_unreachable(&fault(koji::FaultKind::ServerOffline)));
+        assert!(!is_hub_unreachable(&fault(koji::FaultKind::GenericError)));
+        assert!(!is_hub_unreachable(&fault(koji::FaultKind::AuthError)));
+        let http = |status| koji::Error::Http {
+            url: "http://hub/kojihub".into(),
+            status,
+            body: String::new(),
+        };
+        assert!(is_hub_unreachable(&http(502)));
+        assert!(is_hub_unreachable(&http(503)));
+        assert!(!is_hub_unreachable(&http(405)));
+        assert!(!is_hub_unreachable(&http(404)));
+    }
+
+    #[test]
+    fn a_resumed_compose_counts_from_its_record() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let ten_min = Duration::from_secs(600);
+        let started = compose_started(Some(wall - ten_min), wall, now);
+        assert_eq!(now.duration_since(started), ten_min);
+        // a record from the future (clock skew) or none: from now
+        assert_eq!(compose_started(Some(wall + ten_min), wall, now), now);
+        assert_eq!(compose_started(None, wall, now), now);
+    }
+
+    #[test]
+    fn seconds_read_well() {
+        assert_eq!(secs(Duration::from_secs(3)), "3");
+        assert_eq!(secs(Duration::from_millis(3240)), "3.2");
+        assert_eq!(secs(Duration::from_millis(500)), "0.5");
+        assert_eq!(secs(Duration::from_secs(86400)), "86400");
+        assert_eq!(secs(Duration::from_millis(1800400)), "1800");
     }
 
     #[test]
