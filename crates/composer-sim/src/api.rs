@@ -67,12 +67,7 @@ async fn api_gate(State(sim): State<AppState>, req: Request, next: Next) -> Resp
     let endpoint = format!("{} {route}", req.method());
     let (delay, fail_status) = {
         let mut f = sim.faults();
-        let fail = if f.fail_next > 0 {
-            f.fail_next -= 1;
-            Some(f.fail_status)
-        } else {
-            None
-        };
+        let fail = f.take_failure();
         (f.delay, fail)
     };
     *sim.stats().requests.entry(endpoint.clone()).or_default() += 1;
@@ -83,7 +78,8 @@ async fn api_gate(State(sim): State<AppState>, req: Request, next: Next) -> Resp
         sim.stats().injected_failures += 1;
         tracing::info!(%endpoint, status, "injected failure");
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut e = ApiError::with_details(errors::UNSPECIFIED, "injected fault (fail_next)");
+        let mut e =
+            ApiError::with_details(errors::UNSPECIFIED, "injected fault (fail_next, fail_for)");
         e.status = Some(status);
         return e.into_response();
     }

@@ -760,6 +760,8 @@ mod tests {
             koji_fail: None,
             logs_fail: false,
             manifests_fail: false,
+            fail_until: None,
+            reset_until: None,
         };
         Sim::new(
             Config {

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use serde::{Deserialize, Serialize};
 
 /// Parses durations as the command line and the admin endpoint take them:
@@ -72,6 +74,11 @@ pub struct Faults {
     pub logs_fail: bool,
     /// Answer `GET composes/{id}/manifests` with a 404 (a warning as well).
     pub manifests_fail: bool,
+    /// Answer every API request with `fail_status` until then (an outage:
+    /// composer restarting, a proxy with a bad spell).
+    pub fail_until: Option<Instant>,
+    /// Close every API request's connection without an answer until then.
+    pub reset_until: Option<Instant>,
 }
 
 /// A partial update of [`Faults`], the body of `POST /_sim/faults`.
@@ -99,6 +106,11 @@ pub struct FaultsUpdate {
     pub expire_tokens: bool,
     pub logs_fail: Option<bool>,
     pub manifests_fail: Option<bool>,
+    /// Fail every API request with `fail_status` for this long from now
+    /// (`"0s"` ends such an outage).
+    pub fail_for: Option<String>,
+    /// Reset every API request's connection for this long from now.
+    pub reset_for: Option<String>,
 }
 
 fn koji_fail_update<'de, D: serde::Deserializer<'de>>(
@@ -163,6 +175,16 @@ impl Faults {
         if let Some(b) = update.manifests_fail {
             next.manifests_fail = b;
         }
+        let window = |d: &str| -> Result<Option<Instant>, String> {
+            let d = parse_duration(d)?;
+            Ok((!d.is_zero()).then(|| Instant::now() + d))
+        };
+        if let Some(d) = &update.fail_for {
+            next.fail_until = window(d)?;
+        }
+        if let Some(d) = &update.reset_for {
+            next.reset_until = window(d)?;
+        }
         *self = next;
         Ok(())
     }
@@ -180,8 +202,40 @@ impl Faults {
             "koji_fail": self.koji_fail,
             "logs_fail": self.logs_fail,
             "manifests_fail": self.manifests_fail,
+            "fail_for": format_duration(remaining(self.fail_until)),
+            "reset_for": format_duration(remaining(self.reset_until)),
         })
     }
+
+    /// Whether this API request is to be failed with `fail_status`: one of
+    /// the next `fail_next`, or inside a `fail_for` window.
+    pub fn take_failure(&mut self) -> Option<u16> {
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Some(self.fail_status);
+        }
+        within(self.fail_until).then_some(self.fail_status)
+    }
+
+    /// Whether this API request's connection is to be closed unanswered:
+    /// one of the next `reset_next`, or inside a `reset_for` window.
+    pub fn take_reset(&mut self) -> bool {
+        if self.reset_next > 0 {
+            self.reset_next -= 1;
+            return true;
+        }
+        within(self.reset_until)
+    }
+}
+
+fn within(until: Option<Instant>) -> bool {
+    until.is_some_and(|t| Instant::now() < t)
+}
+
+fn remaining(until: Option<Instant>) -> Duration {
+    until.map_or(Duration::ZERO, |t| {
+        t.saturating_duration_since(Instant::now())
+    })
 }
 
 /// Counters, as `GET /_sim/stats` shows them.
@@ -223,6 +277,8 @@ mod tests {
             koji_fail: None,
             logs_fail: false,
             manifests_fail: false,
+            fail_until: None,
+            reset_until: None,
         }
     }
 
@@ -270,5 +326,35 @@ mod tests {
         let bad: FaultsUpdate = serde_json::from_str(r#"{"fail_status": 404}"#).expect("parses");
         assert!(f.apply(&bad, &init).is_err());
         assert!(serde_json::from_str::<FaultsUpdate>(r#"{"fial_next": 1}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn outage_windows_fail_everything_until_they_end() {
+        let init = initial();
+        let mut f = init.clone();
+        let up: FaultsUpdate = serde_json::from_str(
+            r#"{"fail_for": "300ms", "fail_status": 503, "reset_for": "150ms"}"#,
+        )
+        .expect("parses");
+        f.apply(&up, &init).expect("applies");
+        for _ in 0..5 {
+            assert_eq!(f.take_failure(), Some(503));
+            assert!(f.take_reset());
+        }
+        assert!(f.to_json()["fail_for"] != "0ms");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!f.take_reset(), "the reset window is over");
+        assert_eq!(f.take_failure(), Some(503));
+        let up: FaultsUpdate = serde_json::from_str(r#"{"fail_for": "0s"}"#).expect("parses");
+        f.apply(&up, &init).expect("applies");
+        assert_eq!(f.take_failure(), None, "0s ends the outage");
+        // counted faults still count down
+        f.fail_next = 1;
+        assert_eq!(f.take_failure(), Some(503));
+        assert_eq!(f.take_failure(), None);
+        let up: FaultsUpdate = serde_json::from_str(r#"{"reset": true}"#).expect("parses");
+        f.fail_until = Some(Instant::now() + Duration::from_secs(60));
+        f.apply(&up, &init).expect("applies");
+        assert_eq!(f.fail_until, None, "reset ends windows too");
     }
 }

@@ -188,6 +188,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         koji_fail: cli.koji_fail,
         logs_fail: cli.logs_fail,
         manifests_fail: cli.manifests_fail,
+        fail_until: None,
+        reset_until: None,
     };
     let credentials = KojiCredentials {
         user: cli.koji_user.clone(),

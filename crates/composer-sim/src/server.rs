@@ -91,13 +91,7 @@ pub fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
 struct InjectedReset;
 
 fn take_reset(sim: &Sim) -> bool {
-    let mut f = sim.faults();
-    if f.reset_next > 0 {
-        f.reset_next -= 1;
-        true
-    } else {
-        false
-    }
+    sim.faults().take_reset()
 }
 
 async fn serve_connection<I>(io: I, app: Router, sim: Arc<Sim>)
