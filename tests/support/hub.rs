@@ -25,6 +25,8 @@ pub struct TestHub {
     /// certificates (TLS hubs only).
     pub pki: Option<Pki>,
     state_dir: PathBuf,
+    /// The command line, kept for [`TestHub::restart`].
+    args: Vec<std::ffi::OsString>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -68,42 +70,31 @@ impl TestHub {
             .seed
             .unwrap_or_else(|| repo_root().join("testing/hub/seed.json"));
 
-        let mut cmd = Command::new(python());
-        cmd.arg(repo_root().join("testing/hub/run.py"))
-            .arg("--seed")
-            .arg(&seed)
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .arg("--port")
-            .arg("0")
-            .arg("--log-file")
-            .arg(state_dir.join("hub.log"));
+        let mut args: Vec<std::ffi::OsString> = vec![
+            repo_root().join("testing/hub/run.py").into(),
+            "--seed".into(),
+            seed.into(),
+            "--state-dir".into(),
+            state_dir.clone().into(),
+            "--log-file".into(),
+            state_dir.join("hub.log").into(),
+        ];
         let pki = if opts.tls {
             let pki = Pki::new(&state_dir.join("pki"));
             let server: CertPair = pki.server("hub");
-            cmd.arg("--https-port")
-                .arg("0")
-                .arg("--tls-cert")
-                .arg(&server.cert)
-                .arg("--tls-key")
-                .arg(&server.key)
-                .arg("--tls-ca")
-                .arg(pki.ca());
+            args.extend([
+                "--tls-cert".into(),
+                server.cert.clone().into(),
+                "--tls-key".into(),
+                server.key.clone().into(),
+                "--tls-ca".into(),
+                pki.ca().into(),
+            ]);
             Some(pki)
         } else {
             None
         };
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the test hub (is the venv there? run scripts/setup-venv)");
-
-        let lines = crate::read_until_ready(&mut child, START_TIMEOUT).unwrap_or_else(|lines| {
-            let _ = child.kill();
-            panic!("the test hub did not print READY; it printed {lines:?}");
-        });
+        let (child, lines) = spawn(&args, "0", opts.tls.then_some("0"));
         let get = |key: &str| crate::printed(&lines, key);
         let url = get("HUB_URL").expect("hub printed HUB_URL");
         TestHub {
@@ -114,7 +105,46 @@ impl TestHub {
             pki,
             child: Some(child),
             state_dir,
+            args,
             _tmp: tmp,
+        }
+    }
+
+    /// Start the hub again after [`TestHub::stop`]: same ports, same state
+    /// dir, so clients see the same hub come back (a hub outage ending),
+    /// with every committed call kept.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the hub first");
+        // http://127.0.0.1:PORT/kojihub
+        let port = |url: &str| {
+            url.split('/')
+                .nth(2)
+                .and_then(|host| host.rsplit_once(':'))
+                .map(|(_, port)| port.to_string())
+                .expect("the hub URL has a port")
+        };
+        let http = port(&self.url);
+        let https = self.https_url.as_deref().map(port);
+        let (child, lines) = spawn(&self.args, &http, https.as_deref());
+        assert_eq!(
+            crate::printed(&lines, "HUB_URL").as_deref(),
+            Some(self.url.as_str()),
+            "the hub came back on its old port"
+        );
+        self.child = Some(child);
+    }
+
+    /// The maintenance switch: while on, the hub answers every call with
+    /// ServerOffline (a file `offline` in its state dir).
+    pub fn set_offline(&self, offline: bool) {
+        let switch = self.state_dir.join("offline");
+        if offline {
+            std::fs::write(&switch, "").expect("create the hub's offline switch");
+        } else if let Err(e) = std::fs::remove_file(&switch) {
+            assert!(
+                e.kind() == std::io::ErrorKind::NotFound,
+                "remove the hub's offline switch: {e}"
+            );
         }
     }
 
@@ -143,6 +173,30 @@ impl TestHub {
     pub fn anonymous(&self) -> koji::ClientSession {
         koji::ClientSession::new(&self.url, koji::Options::default()).expect("client session")
     }
+}
+
+/// Runs the hub with `args` on `port` (and `https_port`); waits for READY.
+fn spawn(
+    args: &[std::ffi::OsString],
+    port: &str,
+    https_port: Option<&str>,
+) -> (Child, Vec<String>) {
+    let mut cmd = Command::new(python());
+    cmd.args(args).arg("--port").arg(port);
+    if let Some(p) = https_port {
+        cmd.arg("--https-port").arg(p);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the test hub (is the venv there? run scripts/setup-venv)");
+    let lines = crate::read_until_ready(&mut child, START_TIMEOUT).unwrap_or_else(|lines| {
+        let _ = child.kill();
+        panic!("the test hub did not print READY; it printed {lines:?}");
+    });
+    (child, lines)
 }
 
 impl Drop for TestHub {

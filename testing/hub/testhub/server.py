@@ -5,6 +5,10 @@ Routes (koji-protocol.md §1):
                            application/octet-stream (the hub picks by Content-Type alone)
   POST /kojihub/ssllogin   the same; sslLogin reads the verified client certificate
   GET  /kojihub[...]       405 "Method Not Allowed" (kojixmlrpc.application)
+A file `offline` in the state dir puts the hub in maintenance, checked on every
+POST: like kojixmlrpc with `ServerOffline = On`, every call and upload is answered
+with fault 1014 ServerOffline, "server is offline" or the file's text (Koji's
+`OfflineMessage`). Removing the file brings the hub back.
   GET  /kojifiles/...      files of the state dir (the topurl)
 TLS asks for a client certificate at the handshake but does not require one
 (Apache `SSLVerifyClient optional`, no post-handshake auth: rustls clients
@@ -21,6 +25,7 @@ import urllib.parse
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from koji.server import BadRequest
+from koji.xmlrpcplus import Fault, dumps
 
 from . import rpc
 from .state import hub
@@ -36,6 +41,26 @@ def error_reply(start_response, status, text, extra_headers=None):
     headers = GLOBAL_HEADERS + [('Content-Length', str(len(body))),
                                 ('Content-Type', 'text/plain')]
     start_response(status, headers + (extra_headers or []))
+    return [body]
+
+
+OFFLINE_FILE = 'offline'
+
+
+def offline_message():
+    """The ServerOffline message while the `offline` switch file exists, else None."""
+    try:
+        with open(os.path.join(hub().topdir, OFFLINE_FILE)) as f:
+            return f.read().strip() or 'server is offline'
+    except FileNotFoundError:
+        return None
+
+
+def offline_reply(start_response, msg):
+    """kojixmlrpc.offline_reply: a ServerOffline fault with HTTP 200."""
+    body = dumps(Fault(1014, msg)).encode()  # koji.ServerOffline.faultCode
+    start_response('200 OK', GLOBAL_HEADERS + [('Content-Length', str(len(body))),
+                                                ('Content-Type', 'text/xml')])
     return [body]
 
 
@@ -83,6 +108,9 @@ class Application:
                                "This is an XML-RPC server. Only POST requests are accepted.\n",
                                [('Allow', 'POST')])
         body = read_body(environ)
+        offline = offline_message()
+        if offline is not None:
+            return offline_reply(start_response, offline)
         upload = environ.get('CONTENT_TYPE') == 'application/octet-stream'
         try:
             response = rpc.handle_request(self.registry, hub().opts, environ, body, upload)

@@ -1,0 +1,279 @@
+//! The builder rides out outages (issue #5): the hub down or in
+//! maintenance mid-compose, composer answering 5xx or dropping
+//! connections, a compose that runs too long. The test hub, the composer
+//! simulator and `koji-osbuild-builder` run as separate processes; the
+//! retry pauses are small so that a few seconds stand for the minutes of
+//! a real outage (the code path is the same).
+
+use std::time::{Duration, Instant};
+
+use e2e::builder::{builder_conf, BuilderProcess};
+use e2e::hub::TestHub;
+use e2e::sim::ComposerSim;
+use koji::{ClientSession, TaskInfo, TaskState};
+use serde_json::json;
+
+const TARGET: &str = "fedora42-candidate";
+
+/// Koji client retries fast enough for a test: an outage of a minute is
+/// 120 tries half a second apart.
+const FAST_HUB_RETRIES: &str =
+    "max_retries = 120\nretry_interval = 0.5\noffline_retry_interval = 0.5\n";
+
+async fn submit(user: &ClientSession) -> i64 {
+    user.osbuild_image(
+        "demo-image",
+        "42",
+        "fedora-42",
+        &["guest-image".to_string()],
+        TARGET,
+        &["x86_64".to_string()],
+        Some(koji::json_to_value(&json!({}))),
+        None,
+    )
+    .await
+    .expect("osbuildImage accepted by the hub")
+}
+
+async fn wait_done(session: &ClientSession, task_id: i64, timeout: Duration) -> TaskInfo {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let info = session
+            .get_task_info(task_id, false)
+            .await
+            .expect("getTaskInfo")
+            .expect("task exists");
+        if info.state.is_done() {
+            return info;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task {task_id} still {} after {timeout:?}",
+            info.state
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn failure(session: &ClientSession, task_id: i64) -> String {
+    match session.get_task_result(task_id).await {
+        Ok(v) => format!("(no fault; result {v})"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Waits until the task has attached its first compose-status.json (the
+/// compose runs in composer and the task follows it); returns the compose id.
+async fn compose_running(user: &ClientSession, task_id: i64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let files = user
+            .list_task_output(task_id)
+            .await
+            .expect("listTaskOutput");
+        if files.iter().any(|f| f == "compose-status.json") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the compose never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bytes = user
+        .download_task_output(task_id, "compose.json", 0, None)
+        .await
+        .expect("compose.json");
+    let record: serde_json::Value = serde_json::from_slice(&bytes).expect("compose.json is JSON");
+    record["id"].as_str().expect("compose.json id").to_string()
+}
+
+fn assert_closed(info: &TaskInfo, why: &str, log: &str) {
+    assert_eq!(
+        info.state,
+        TaskState::Closed,
+        "{why}\n--- builder log ---\n{log}"
+    );
+}
+
+/// The hub goes away mid-compose (stopped, as in a crash or a restart)
+/// and comes back on the same address with its state. The builder's hub
+/// calls are retried all along — the task's and the host loop's — so the
+/// task is neither failed nor freed: the same run closes it, and composer
+/// saw one compose.
+#[tokio::test(flavor = "multi_thread")]
+async fn hub_down_mid_compose_the_task_still_closes() {
+    let mut hub = TestHub::start();
+    // The simulator's own Koji side (CGImport) runs at the end of the
+    // compose, after the hub is back.
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "25s"]);
+    let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user).await;
+    let cid = compose_running(&user, task_id).await;
+
+    hub.stop();
+    let outage = Instant::now();
+    // Long enough for many failed tries of the task's status uploads and
+    // of the host loop's calls.
+    std::thread::sleep(Duration::from_secs(15));
+    assert!(
+        builder.log().contains("failed"),
+        "the builder noticed the outage:\n{}",
+        builder.log()
+    );
+    hub.restart();
+    let down = outage.elapsed();
+
+    let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
+    assert_closed(&info, &failure(&user, task_id).await, &builder.log());
+    let stats = sim.stats();
+    assert_eq!(stats["composes_created"], 1, "one compose: {stats}");
+    let result = user.get_task_result(task_id).await.expect("task result");
+    assert_eq!(
+        result
+            .get("composer")
+            .and_then(|c| c.get("id"))
+            .and_then(koji::Value::as_str),
+        Some(cid.as_str())
+    );
+    let log = builder.log();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("task opened") && l.contains("osbuildImage"))
+            .count(),
+        1,
+        "the same run closed the task (hub down {down:?}):\n{log}"
+    );
+    assert!(!log.contains("task failed"), "{log}");
+}
+
+/// The hub goes into maintenance mid-compose (ServerOffline on every call,
+/// as `ServerOffline = On` in hub.conf): the builder waits it out
+/// (offline_retry, on by default as in kojid) and the task closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn hub_offline_mid_compose_the_task_still_closes() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "18s"]);
+    let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user).await;
+    compose_running(&user, task_id).await;
+
+    hub.set_offline(true);
+    std::thread::sleep(Duration::from_secs(10));
+    let log = builder.log();
+    hub.set_offline(false);
+    assert!(
+        log.contains("Koji hub is offline"),
+        "the builder waited for the hub:\n{log}"
+    );
+
+    let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
+    assert_closed(&info, &failure(&user, task_id).await, &builder.log());
+    assert_eq!(sim.stats()["composes_created"], 1);
+    let log = builder.log();
+    assert!(!log.contains("task failed"), "{log}");
+    assert!(!log.contains("task freed"), "{log}");
+}
+
+/// Composer answers 503 to everything for a while, then drops every
+/// connection for a while: far longer than the client's own two quick
+/// retries (upstream's), shorter than composer_outage_timeout (30 min by
+/// default). The task waits it out and closes; composer saw one compose.
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_5xx_and_resets_for_a_while_the_task_still_closes() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "14s"]);
+    let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user).await;
+    compose_running(&user, task_id).await;
+
+    sim.set_faults(&json!({"fail_for": "5s", "fail_status": 503}));
+    std::thread::sleep(Duration::from_secs(5));
+    sim.set_faults(&json!({"reset_for": "4s"}));
+    std::thread::sleep(Duration::from_secs(4));
+
+    let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
+    assert_closed(&info, &failure(&user, task_id).await, &builder.log());
+    let stats = sim.stats();
+    assert_eq!(stats["composes_created"], 1, "{stats}");
+    assert!(
+        stats["injected_failures"].as_u64() >= Some(3),
+        "the 503s reached the builder: {stats}"
+    );
+    assert!(
+        stats["injected_resets"].as_u64() >= Some(3),
+        "the resets reached the builder: {stats}"
+    );
+    let log = builder.log();
+    assert!(log.contains("composer failed while following"), "{log}");
+}
+
+/// The same outage with a short composer_outage_timeout: the task gives up
+/// with a BuildError that names composer, the compose, how long composer
+/// failed and its last error; no second compose is created.
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_outage_longer_than_the_timeout_fails_the_task() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "60s"]);
+    let builder = BuilderProcess::start(&builder_conf(
+        &hub,
+        &sim.url,
+        "composer_outage_timeout = 3\n",
+    ));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user).await;
+    let cid = compose_running(&user, task_id).await;
+
+    sim.set_faults(&json!({"fail_for": "120s", "fail_status": 503}));
+    let since = Instant::now();
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    let took = since.elapsed();
+    assert_eq!(info.state, TaskState::Failed, "{}", builder.log());
+    assert!(
+        took >= Duration::from_secs(3),
+        "gave up after {took:?}, before composer_outage_timeout"
+    );
+    let fault = failure(&user, task_id).await;
+    for part in [
+        "BuildError",
+        &format!("composer {}", sim.url),
+        &format!("compose {cid}"),
+        "kept failing for 3",
+        "composer_outage_timeout = 3 s",
+        "last error",
+        "503",
+    ] {
+        assert!(fault.contains(part), "{part:?} in the fault: {fault}");
+    }
+    sim.set_faults(&json!({"fail_for": "0s"}));
+    assert_eq!(sim.stats()["composes_created"], 1, "no second compose");
+}
+
+/// A compose that runs past compose_timeout is canceled in composer and
+/// the task fails saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_running_past_compose_timeout_is_canceled() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "120s"]);
+    let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, "compose_timeout = 3\n"));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let started = Instant::now();
+    let task_id = submit(&user).await;
+    let cid = compose_running(&user, task_id).await;
+
+    let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
+    assert_eq!(info.state, TaskState::Failed, "{}", builder.log());
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    let fault = failure(&user, task_id).await;
+    assert!(
+        fault.contains("BuildError")
+            && fault.contains(&format!(
+                "compose {cid} exceeded compose_timeout = 3 s and was cancelled"
+            )),
+        "{fault}"
+    );
+    let stats = sim.stats();
+    assert_eq!(stats["cancels"], 1, "{stats}");
+    assert_eq!(stats["canceled_composes"], json!([cid]), "{stats}");
+    assert_eq!(stats["composes_created"], 1, "{stats}");
+}
