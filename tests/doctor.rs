@@ -569,3 +569,24 @@ async fn client_doctor(home: &Home, user: &str, password: &str) -> Output {
     home.koji_osbuild(&["--user", user, "--password", password, "doctor", "--client"])
         .await
 }
+
+/// [composer] server names a web server that is not composer (here the
+/// hub's): its 404 is not composer's "compose not found".
+#[tokio::test(flavor = "multi_thread")]
+async fn composer_url_of_another_server() {
+    let hub = TestHub::start();
+    let not_composer = hub.url.trim_end_matches("/kojihub").to_string();
+    let out = doctor(
+        &Home::new(),
+        &conf(&hub, &format!("server = {not_composer}"), None, ""),
+    )
+    .await;
+    let message = only_failure(&out, "composer API");
+    assert!(
+        message.starts_with(&format!(
+            "{not_composer}/api/image-builder-composer/v2/ answered 404 without composer's \
+             error object: is {not_composer} osbuild-composer? Check [composer] server in "
+        )) && message.ends_with("builder.conf"),
+        "{message}"
+    );
+}
