@@ -590,3 +590,59 @@ async fn composer_url_of_another_server() {
         "{message}"
     );
 }
+
+/// composer wants client certificates of its own CA; ours comes from
+/// another one.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_certificate_not_accepted_by_composer() {
+    let hub = TestHub::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let composer_pki = Pki::new(&dir.path().join("composer"));
+    let other_pki = Pki::new(&dir.path().join("other"));
+    let server = composer_pki.server("composer");
+    let sim = ComposerSim::start(
+        &hub,
+        &[
+            "--tls-cert",
+            server.cert.to_str().expect("UTF-8"),
+            "--tls-key",
+            server.key.to_str().expect("UTF-8"),
+            "--client-ca",
+            composer_pki.ca().to_str().expect("UTF-8"),
+        ],
+    );
+    let foreign = other_pki.client("koji-osbuild");
+    let composer = format!(
+        "server = {}\nssl_cert = {}\nssl_verify = {}",
+        sim.url,
+        foreign.combined().display(),
+        composer_pki.ca().display()
+    );
+    let home = Home::new();
+    let out = doctor(&home, &conf(&hub, &composer, None, "")).await;
+    let message = only_failure(&out, "composer TLS");
+    assert!(
+        message.starts_with("composer ended the TLS handshake (")
+            && message.contains(
+                "it does not accept our client certificate; check [composer] ssl_cert in "
+            ),
+        "{message}"
+    );
+    assert_eq!(
+        check(&out, "composer API"),
+        ('-', "skipped (composer's TLS handshake failed)")
+    );
+
+    // Without any client certificate.
+    let composer = format!(
+        "server = {}\nssl_verify = {}",
+        sim.url,
+        composer_pki.ca().display()
+    );
+    let out = doctor(&home, &conf(&hub, &composer, None, "")).await;
+    let message = only_failure(&out, "composer TLS");
+    assert!(
+        message.ends_with("it wants a client certificate; set [composer] ssl_cert"),
+        "{message}"
+    );
+}

@@ -509,10 +509,17 @@ impl Doctor<'_> {
                  must renew it",
                 composer.server
             )),
+            Err(tls::HandshakeError::Rejected(alert)) if identity.is_some() => {
+                Outcome::Fail(format!(
+                    "composer ended the TLS handshake ({alert}): it does not accept our \
+                     client certificate; check {} (a certificate of the CA composer trusts \
+                     for clients)",
+                    self.key_in("composer", "ssl_cert")
+                ))
+            }
             Err(tls::HandshakeError::Rejected(alert)) => Outcome::Fail(format!(
-                "composer ended the TLS handshake ({alert}): it does not accept our client \
-                 certificate; check {}",
-                self.key_in("composer", "ssl_cert")
+                "composer ended the TLS handshake ({alert}): it wants a client certificate; \
+                 set [composer] ssl_cert"
             )),
             Err(tls::HandshakeError::Other(e)) => Outcome::Fail(format!(
                 "TLS with {} failed: {e}; check {verify_key} and {server_key}",

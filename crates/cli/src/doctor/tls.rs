@@ -10,6 +10,7 @@ use composer::SslVerify;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{CertificateError, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::certs::io;
@@ -106,13 +107,28 @@ pub async fn handshake(
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| HandshakeError::Other(format!("'{host}' is not a TLS server name: {e}")))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
-        Err(_) => Err(HandshakeError::Other(format!(
-            "no TLS answer within {} s",
-            timeout.as_secs()
-        ))),
-        Ok(Ok(_)) => Ok(()),
+    let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
+        Err(_) => {
+            return Err(HandshakeError::Other(format!(
+                "no TLS answer within {} s",
+                timeout.as_secs()
+            )))
+        }
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return Err(classify(&e)),
+    };
+    // In TLS 1.3 the client finishes its handshake before the server has
+    // looked at the client certificate; a rejection arrives as an alert on
+    // the first read. So ask for something and read the first byte.
+    let probe = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if let Err(e) = tls.write_all(probe.as_bytes()).await {
+        return Err(classify(&e));
+    }
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(timeout, tls.read(&mut first)).await {
         Ok(Err(e)) => Err(classify(&e)),
+        // An answer, or none in time: the handshake itself went through.
+        Ok(Ok(_)) | Err(_) => Ok(()),
     }
 }
 
