@@ -607,6 +607,17 @@ impl Doctor<'_> {
                     conf.server,
                     self.key_in("composer", "server")
                 )),
+                (composer::Error::Transport { detail, .. }, _)
+                    if detail.contains("received fatal alert")
+                        && !detail.contains("client certificate") =>
+                {
+                    // Through a proxy the TLS check could not look: an
+                    // alert from composer is mostly about our certificate.
+                    Outcome::Fail(format!(
+                        "{e}; does composer accept our client certificate? Check {}",
+                        self.key_in("composer", "ssl_cert")
+                    ))
+                }
                 _ => Outcome::Fail(e.to_string()),
             },
         }
