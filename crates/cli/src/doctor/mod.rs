@@ -7,6 +7,8 @@
 //! It is safe on a live builder host: it logs in as the host without asking
 //! for the exclusive session (so a running builder keeps its own), and logs
 //! out again.
+//!
+//! `--client` checks the submitting side instead ([`client`]).
 
 mod certs;
 mod client;
@@ -173,16 +175,13 @@ impl Doctor<'_> {
                 );
                 None
             }
-            HostAuth::Certificate { cert, key } => {
-                let identity = self.identity(
-                    report,
-                    "host certificate",
-                    cert,
-                    key.as_deref(),
-                    &self.host_key_in("cert"),
-                );
-                identity
-            }
+            HostAuth::Certificate { cert, key } => self.identity(
+                report,
+                "host certificate",
+                cert,
+                key.as_deref(),
+                &self.host_key_in("cert"),
+            ),
         };
         let host_cert_failed =
             matches!(s.auth, HostAuth::Certificate { .. }) && host_identity.is_none();
