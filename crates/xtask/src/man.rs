@@ -229,10 +229,16 @@ fn cli_sections(roff: &mut Roff, cmd: &Command) {
     );
     entry(
         roff,
-        vec![bold("/etc/koji-osbuild/builder.conf")],
-        "The compose commands (compose, compose-status, compose-wait) read no koji \
-         configuration; they take composer's URL, certificates and the Koji hub from a \
-         builder.conf only when it is given with --config, such as this one. See builder.conf(5).",
+        vec![
+            bold("/usr/share/koji-osbuild/builder.conf"),
+            roman(", "),
+            bold("/etc/koji-osbuild/builder.conf"),
+        ],
+        "The builder's configuration, see builder.conf(5). The compose commands \
+         (compose, compose-status, compose-wait) read no koji configuration; they take \
+         composer's URL, certificates and the Koji hub from a builder.conf only when one \
+         is given with --config. doctor reads these files as the builder does, unless \
+         --builder-config names others.",
     );
 
     roff.control("SH", ["ENVIRONMENT"]);
