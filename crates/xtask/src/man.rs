@@ -252,7 +252,8 @@ fn cli_sections(roff: &mut Roff, cmd: &Command) {
     );
 
     roff.control("SH", ["EXIT STATUS"]);
-    let name = display_name(cmd);
+    // "koji-osbuild image", as typed.
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
     roff.text([roman(format!(
         "{name} exits with 0 when the command succeeded, 1 when it failed (an error, \
          or a task it waited for that failed or was canceled) and 2 for a usage error."

@@ -272,3 +272,65 @@ fn builder_conf_page_documents_every_key_the_code_reads() {
         );
     }
 }
+
+/// The bash completion, loaded into bash, offers every subcommand after
+/// `koji-osbuild ` and the options of a subcommand after `image --`.
+#[test]
+fn bash_completion_completes_subcommands_and_options() {
+    let dir = tempfile::tempdir().unwrap();
+    dist_docs(dir.path()).unwrap();
+    let script = dir.path().join("completions/bash/koji-osbuild");
+    let complete = |words: &[&str]| -> BTreeSet<String> {
+        let line = words.join(" ");
+        let program = format!(
+            "source \"$0\"\n\
+             f=$(complete -p koji-osbuild | sed -E 's/.*-F ([^ ]+).*/\\1/')\n\
+             COMP_WORDS=({words})\n\
+             COMP_CWORD={cword}\n\
+             COMP_LINE={line:?}\n\
+             COMP_POINT=${{#COMP_LINE}}\n\
+             \"$f\" koji-osbuild {last:?} {prev:?}\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            words = words
+                .iter()
+                .map(|w| format!("{w:?}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            cword = words.len() - 1,
+            last = words[words.len() - 1],
+            prev = words[words.len() - 2],
+        );
+        let out = Process::new("bash")
+            .arg("-c")
+            .arg(&program)
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
+    let offered = complete(&["koji-osbuild", ""]);
+    let cli = koji_osbuild::args::Cli::command();
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        assert!(
+            offered.contains(sub.get_name()),
+            "koji-osbuild <TAB> lacks {}: {offered:?}",
+            sub.get_name()
+        );
+    }
+    let offered = complete(&["koji-osbuild", "image", "--"]);
+    for option in ["--repo", "--image-type", "--wait", "--profile"] {
+        assert!(
+            offered.contains(option),
+            "image --<TAB> lacks {option}: {offered:?}"
+        );
+    }
+}
