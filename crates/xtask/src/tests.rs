@@ -334,3 +334,76 @@ fn bash_completion_completes_subcommands_and_options() {
         );
     }
 }
+
+/// zsh and fish load their scripts (zsh -n, fish --no-execute), and fish
+/// completes the subcommands and a subcommand's options. Skipped, saying
+/// so, where the shell is not installed (.ci/run installs both).
+#[test]
+fn zsh_and_fish_completions_load() {
+    let dir = tempfile::tempdir().unwrap();
+    dist_docs(dir.path()).unwrap();
+    let installed = |shell: &str| {
+        let present = Process::new(shell).arg("--version").output().is_ok();
+        if !present {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{shell} is not installed; .ci/run must install it"
+            );
+            eprintln!("SKIPPED: {shell} completions: {shell} is not installed");
+        }
+        present
+    };
+    let run = |shell: &str, args: &[&str]| -> String {
+        let out = Process::new(shell).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for cmd in completions::commands() {
+        let name = cmd.get_name().to_string();
+        let path = |shell| {
+            dir.path()
+                .join("completions")
+                .join(format!("{shell}"))
+                .join(completions::file_name(shell, &name))
+                .to_string_lossy()
+                .into_owned()
+        };
+        if installed("zsh") {
+            run("zsh", &["-n", &path(clap_complete::Shell::Zsh)]);
+        }
+        if installed("fish") {
+            let script = path(clap_complete::Shell::Fish);
+            run("fish", &["--no-execute", &script]);
+            let offered = run(
+                "fish",
+                &["-c", &format!("source {script:?}; complete -C '{name} '")],
+            );
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                assert!(
+                    offered
+                        .lines()
+                        .any(|l| l.split('\t').next() == Some(sub.get_name())),
+                    "fish: {name} <TAB> lacks {}: {offered}",
+                    sub.get_name()
+                );
+            }
+            if name == "koji-osbuild" {
+                let offered = run(
+                    "fish",
+                    &[
+                        "-c",
+                        &format!("source {script:?}; complete -C '{name} image --re'"),
+                    ],
+                );
+                assert!(
+                    offered.contains("--repo\t"),
+                    "fish: image --re<TAB>: {offered}"
+                );
+            }
+        }
+    }
+}
