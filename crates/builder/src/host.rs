@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use koji::{ClientSession, FaultKind, TaskState, Value};
+use koji::{Call, ClientSession, FaultKind, TaskInfo, TaskState, Value};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -27,6 +27,10 @@ pub const METHODS: [&str; 2] = [osbuild_task::METHOD, "tagBuild"];
 
 /// kojid's weight for tasks whose handler sets none.
 const DEFAULT_WEIGHT: f64 = 1.0;
+
+/// Calls per multiCall when the loop asks about many tasks at once: one
+/// round trip instead of one per task, without one huge hub transaction.
+const MULTICALL_BATCH: usize = 100;
 
 /// Why the daemon stopped.
 #[derive(Debug, thiserror::Error)]
@@ -291,11 +295,19 @@ impl Builder {
             .map(|t| t.id)
             .collect();
         let open_set: HashSet<i64> = open.iter().copied().collect();
-        for id in self.table.ids() {
-            if open_set.contains(&id) {
-                continue;
-            }
-            let info = self.session.get_task_info(id, false).await?;
+        let left: Vec<i64> = self
+            .table
+            .ids()
+            .into_iter()
+            .filter(|id| !open_set.contains(id))
+            .collect();
+        let calls: Vec<Call> = left
+            .iter()
+            .map(|id| Call::new("getTaskInfo", vec![Value::Int(*id)]))
+            .collect();
+        let infos = self.multi_call(&calls).await?;
+        for (id, info) in left.into_iter().zip(infos) {
+            let info = optional_task(info?)?;
             let ours = info
                 .as_ref()
                 .is_some_and(|t| t.state == TaskState::Open && t.host_id == Some(self.host_id));
@@ -334,51 +346,111 @@ impl Builder {
             return Ok(false);
         }
 
-        let mut took = false;
-        for task in host.get_tasks().await? {
-            if self.table.active() >= capacity {
-                break;
-            }
-            if self.table.tasks.contains_key(&task.id) || task.state != TaskState::Assigned {
+        let room = capacity.saturating_sub(self.table.active());
+        let assigned: Vec<i64> = host
+            .get_tasks()
+            .await?
+            .into_iter()
+            .filter(|t| t.state == TaskState::Assigned && !self.table.tasks.contains_key(&t.id))
+            .map(|t| t.id)
+            .take(room)
+            .collect();
+        self.take_all(&assigned).await
+    }
+
+    /// Runs the calls as multiCalls of at most [`MULTICALL_BATCH`] on the
+    /// host's session; one result per call.
+    async fn multi_call(
+        &self,
+        calls: &[Call],
+    ) -> Result<Vec<Result<Value, koji::Fault>>, koji::Error> {
+        let mut results = Vec::with_capacity(calls.len());
+        for batch in calls.chunks(MULTICALL_BATCH) {
+            results.extend(self.session.multi_call(batch).await?);
+        }
+        Ok(results)
+    }
+
+    /// Takes the ASSIGNED tasks `ids` as kojid takes each (getTaskInfo,
+    /// refuse or openTask, setTaskWeight), but with one multiCall per step
+    /// for all of them: a thousand tasks assigned at once start in a few
+    /// round trips instead of three per task. Then a subsession and a
+    /// worker for each task opened. `true` if any task was taken.
+    async fn take_all(&mut self, ids: &[i64]) -> Result<bool, koji::Error> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let host = self.session.host();
+        let request = koji::Struct::from_iter([("request".to_string(), Value::Bool(true))]);
+        let calls: Vec<Call> = ids
+            .iter()
+            .map(|id| Call::with_kwargs("getTaskInfo", vec![Value::Int(*id)], request.clone()))
+            .collect();
+        let mut handled = Vec::new();
+        for (&id, info) in ids.iter().zip(self.multi_call(&calls).await?) {
+            let Some(info) = optional_task(info?)? else {
+                continue;
+            };
+            if !METHODS.contains(&info.method.as_str()) {
+                host.refuse_task(id, false, "no handler for method").await?;
+                tracing::info!(task_id = id, method = %info.method, "task refused: no handler for method");
                 continue;
             }
-            if self.take(task.id).await? {
-                took = true;
+            let weight = if info.method == osbuild_task::METHOD {
+                osbuild::WEIGHT
+            } else {
+                DEFAULT_WEIGHT
+            };
+            handled.push((id, info, weight));
+        }
+        // openTask, then setTaskWeight, per task (each call of a multiCall
+        // succeeds or fails on its own).
+        let calls: Vec<Call> = handled
+            .iter()
+            .flat_map(|(id, _, weight)| {
+                [
+                    Call::new("host.openTask", vec![Value::Int(*id)]),
+                    Call::new(
+                        "host.setTaskWeight",
+                        vec![Value::Int(*id), Value::from(*weight)],
+                    ),
+                ]
+            })
+            .collect();
+        let mut replies = self.multi_call(&calls).await?.into_iter();
+        let mut took = false;
+        for (id, info, weight) in handled {
+            let (Some(opened), Some(weighed)) = (replies.next(), replies.next()) else {
+                break;
+            };
+            let Some(opened) = optional_task(opened?)? else {
+                tracing::debug!(task_id = id, "task taken by someone else meanwhile");
+                continue;
+            };
+            if let Err(fault) = weighed {
+                if fault.kind() == FaultKind::ActionNotAllowed {
+                    tracing::info!(
+                        task_id = id,
+                        "task reassigned or canceled before it started"
+                    );
+                    continue;
+                }
+                return Err(fault.into());
             }
+            self.take(id, info, opened, weight).await?;
+            took = true;
         }
         Ok(took)
     }
 
-    /// getTaskInfo, refuse or openTask, setTaskWeight, subsession, spawn.
-    async fn take(&mut self, id: i64) -> Result<bool, koji::Error> {
-        let host = self.session.host();
-        let Some(info) = self.session.get_task_info(id, true).await? else {
-            return Ok(false);
-        };
-        if !METHODS.contains(&info.method.as_str()) {
-            host.refuse_task(id, false, "no handler for method").await?;
-            tracing::info!(task_id = id, method = %info.method, "task refused: no handler for method");
-            return Ok(false);
-        }
-        let Some(opened) = host.open_task(id).await? else {
-            tracing::debug!(task_id = id, "task taken by someone else meanwhile");
-            return Ok(false);
-        };
-        let weight = if info.method == osbuild_task::METHOD {
-            osbuild::WEIGHT
-        } else {
-            DEFAULT_WEIGHT
-        };
-        if let Err(e) = host.set_task_weight(id, weight).await {
-            if e.is_fault(FaultKind::ActionNotAllowed) {
-                tracing::info!(
-                    task_id = id,
-                    "task reassigned or canceled before it started"
-                );
-                return Ok(false);
-            }
-            return Err(e);
-        }
+    /// Starts an opened task: subsession, worker, an entry in the table.
+    async fn take(
+        &mut self,
+        id: i64,
+        info: TaskInfo,
+        opened: TaskInfo,
+        weight: f64,
+    ) -> Result<(), koji::Error> {
         let params = match opened.request_params().or_else(|| info.request_params()) {
             Some(Ok(p)) => p,
             Some(Err(e)) => return Err(e),
@@ -421,7 +493,7 @@ impl Builder {
                 handle,
             },
         );
-        Ok(true)
+        Ok(())
     }
 
     async fn shutdown(mut self) {
@@ -474,6 +546,15 @@ impl Builder {
 /// How long the stop may spend telling the hub (freeTasks, updateHost,
 /// logout) before the process leaves anyway.
 const SHUTDOWN_HUB_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A getTaskInfo or openTask reply: `None` for nil.
+fn optional_task(v: Value) -> Result<Option<TaskInfo>, koji::Error> {
+    if v.is_nil() {
+        Ok(None)
+    } else {
+        koji::from_value(v).map(Some)
+    }
+}
 
 /// A failed login as the host; certificate trouble names the files in use.
 fn login_error(settings: &Settings, source: koji::Error) -> HostError {
