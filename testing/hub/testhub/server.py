@@ -19,8 +19,10 @@ import json
 import logging
 import mimetypes
 import os
+import queue
 import socketserver
 import ssl
+import threading
 import urllib.parse
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
@@ -177,10 +179,35 @@ class RequestHandler(WSGIRequestHandler):
         logger.info('%s %s', self.address_string(), format % args)
 
 
+# Worker threads per listener. Every call runs under the store's one lock, so
+# more threads add no parallelism, only GIL and lock contention: a thousand
+# tasks polling at once made a thread per connection the hub's bottleneck.
+WORKERS = 16
+
+
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    """Connections go to a fixed pool of worker threads through a queue (wsgiref
+    speaks HTTP/1.0: one request per connection, so no worker idles on a client)."""
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog of 5 drops SYNs when hundreds of
+    # clients connect at once, and each dropped SYN costs its client a second
+    request_queue_size = 1024
     ssl_context = None
+
+    def server_activate(self):
+        super().server_activate()
+        self._queue = queue.Queue()
+        for _ in range(WORKERS):
+            threading.Thread(target=self._work, daemon=True).start()
+
+    def process_request(self, request, client_address):
+        self._queue.put((request, client_address))
+
+    def _work(self):
+        while True:
+            request, client_address = self._queue.get()
+            self.process_request_thread(request, client_address)
 
     def finish_request(self, request, client_address):
         # the TLS handshake runs here, in the worker thread, not in the accept loop
