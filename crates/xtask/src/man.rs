@@ -17,6 +17,11 @@ use clap_mangen::Man;
 pub const BUILDER_CONF_5: &str = include_str!("../../../docs/man/builder.conf.5");
 pub const BUILDER_CONF_5_NAME: &str = "builder.conf.5";
 
+/// builder.conf(5) with the package version in its title line.
+pub fn builder_conf_5() -> String {
+    BUILDER_CONF_5.replace("@VERSION@", VERSION)
+}
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A page to write: the clap command it is generated from and its section.
@@ -96,7 +101,7 @@ pub fn write_all(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     written.push(crate::write_file(
         &dir.join(BUILDER_CONF_5_NAME),
-        BUILDER_CONF_5.as_bytes(),
+        builder_conf_5().as_bytes(),
     )?);
     Ok(written)
 }

@@ -57,6 +57,11 @@ fn every_command_and_subcommand_has_a_page_and_completions() {
     for name in &want {
         let text = read(&dir.path().join("man").join(name));
         assert!(text.contains(".TH "), "{name} has no title: {text}");
+        assert!(
+            text.contains(&format!("koji-osbuild {}", env!("CARGO_PKG_VERSION")))
+                && !text.contains("@VERSION@"),
+            "{name} does not name the package version"
+        );
         for heading in [".SH NAME", ".SH DESCRIPTION", ".SH \"SEE ALSO\""] {
             assert!(text.contains(heading), "{name} lacks {heading}");
         }
