@@ -124,9 +124,11 @@ pub enum Command {
     ComposeStatus(ComposeIdArgs),
     /// Wait for a compose to finish and show it (upstream's stand-alone `wait`)
     ComposeWait(ComposeIdArgs),
-    /// Check a builder host's setup as the builder daemon reads it:
-    /// builder.conf, certificates, composer, the hub, the host's login and
-    /// channel, the hub plugin. One line per check; exit status 1 if any failed
+    /// Check a builder host's setup (or, with --client, a user's)
+    ///
+    /// Reads builder.conf as the builder daemon does and checks it,
+    /// the certificates, composer, the hub, the host's login and channel,
+    /// and the hub plugin. One line per check; exit status 1 if any failed.
     Doctor(DoctorArgs),
 }
 
