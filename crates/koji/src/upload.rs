@@ -1,6 +1,12 @@
 //! File uploads into the hub's work directory, as Koji's `fastUpload`:
 //! `rawUpload` POSTs of raw chunks, each checked against the adler32 the hub
 //! reports, then `checkUpload` for the size and the whole-file adler32.
+//!
+//! A file sent as one chunk at offset 0 skips `checkUpload`: the hub either
+//! refuses offset 0 of an existing file or (with overwrite) truncates the
+//! file there before writing, so a matching size and adler32 in the
+//! `rawUpload` reply already prove the whole file. That halves the hub
+//! requests of the builder's JSON attachments.
 
 use std::path::Path;
 
@@ -153,8 +159,8 @@ impl ClientSession {
             offset: 0,
             whole: adler2::Adler32::new(),
         };
-        if data.is_empty() {
-            t.send(&[]).await?;
+        if data.len() <= self.blocksize(opts) {
+            return t.send(data).await;
         }
         for chunk in data.chunks(self.blocksize(opts)) {
             t.send(chunk).await?;

@@ -446,8 +446,32 @@ async fn upload_of_a_file_and_of_an_empty_file() {
         .await
         .expect("empty");
     let reqs = hub.requests();
-    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs.len(), 1, "one rawUpload proves a one-chunk file");
     assert!(reqs[0].body.is_empty());
+}
+
+#[tokio::test]
+async fn a_one_chunk_upload_needs_no_check_upload() {
+    let hub = MockHub::start(upload_hub(false)).await;
+    let s = resumed(&hub, true);
+    let opts = UploadOptions {
+        overwrite: true,
+        ..UploadOptions::default()
+    };
+    s.upload_bytes(
+        b"{\"status\": \"pending\"}",
+        "tasks/1/1",
+        "compose-status.json",
+        &opts,
+    )
+    .await
+    .expect("upload");
+    let reqs = hub.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].header("Content-Type"),
+        Some("application/octet-stream")
+    );
 }
 
 #[tokio::test]
