@@ -639,9 +639,17 @@ impl ClientSession {
         let reply = self
             .call_locked(method, &crate::encode_args(args, kwargs), true)
             .await?;
-        let info = SessionInfo::from_login_reply(&reply, method)?;
+        let mut info = SessionInfo::from_login_reply(&reply, method)?;
         tracing::debug!(method, session_id = info.id, "logged in to Koji");
         let mut st = self.state();
+        if renew {
+            if let Some(old) = st.session.as_ref().filter(|s| s.id == info.id) {
+                // The hub renewed the session in place (kojihub's
+                // createSession(renew=True)) and still holds its last
+                // callnum; counting from 0 again would be a SequenceError.
+                info.callnum = old.callnum;
+            }
+        }
         st.session = Some(info);
         st.logged_in = true;
         st.auth = Some(auth.clone());
