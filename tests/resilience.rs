@@ -277,3 +277,57 @@ async fn compose_running_past_compose_timeout_is_canceled() {
     assert_eq!(stats["canceled_composes"], json!([cid]), "{stats}");
     assert_eq!(stats["composes_created"], 1, "{stats}");
 }
+
+/// The hub expires the host's session and the task's subsession mid-compose
+/// (Koji's SessionRenewalTimeout, a day by default, marks a session and its
+/// subsessions expired): the next calls get AuthExpired, the builder logs
+/// in again with renew=True — the hub renews each session in place — and
+/// the same run closes the task.
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_expiring_mid_compose_are_renewed_and_the_task_closes() {
+    let hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "5s"]);
+    let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit(&user).await;
+    compose_running(&user, task_id).await;
+
+    // What the hub does when the renewal timeout passed, for every open
+    // session of the host user (the exclusive one and the task's).
+    let db = hub.state_dir().join("hub.sqlite");
+    let expired = std::process::Command::new(e2e::python())
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             db = sqlite3.connect(sys.argv[1], timeout=30)\n\
+             n = db.execute(\"UPDATE sessions SET expired = 1 WHERE closed = 0 AND user_id = \
+             (SELECT user_id FROM hosts WHERE name = 'builder.local')\").rowcount\n\
+             db.commit()\n\
+             print(n)\n",
+        )
+        .arg(&db)
+        .output()
+        .expect("run python");
+    assert!(expired.status.success(), "{expired:?}");
+    let n: u32 = String::from_utf8_lossy(&expired.stdout)
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(n >= 2, "the host session and the task's subsession: {n}");
+
+    let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
+    assert_closed(&info, &failure(&user, task_id).await, &builder.log());
+    let log = builder.log();
+    assert!(
+        log.contains("Koji session expired; logging in again"),
+        "the builder renewed its sessions:\n{log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("task opened") && l.contains("osbuildImage"))
+            .count(),
+        1,
+        "the same run closed the task:\n{log}"
+    );
+    assert!(!log.contains("SequenceError"), "{log}");
+}

@@ -80,6 +80,10 @@ class Session:
                 elif lastcall == callnum and context.method not in RETRY_WHITELIST:
                     raise koji.RetryError("unable to retry call %s (method %s) for session %s"
                                           % (callnum, context.method, self.id))
+        if sdata['expired']:
+            # auth.Session: an expired session is not logged in; it may only log in
+            # again with renew=True, which renews it in place (same id, new key)
+            return
 
         user = db.row('SELECT name, status, usertype FROM users WHERE id = ?', sdata['user_id'])
         if user['status'] != koji.USER_STATUS['NORMAL']:
@@ -181,7 +185,7 @@ class Session:
         if not user_id:
             raise koji.AuthError('invalid username or password')
         self._check_login_allowed(user_id)
-        sinfo = self.createSession(user_id, koji.AUTHTYPES['NORMAL'])
+        sinfo = self.createSession(user_id, koji.AUTHTYPES['NORMAL'], renew=renew)
         if exclusive:
             self._make_exclusive(sinfo['session-id'], user_id)
         return sinfo
@@ -209,15 +213,21 @@ class Session:
         if not user_id:
             raise koji.AuthError('Unknown user: %s' % username)
         self._check_login_allowed(user_id)
-        sinfo = self.createSession(user_id, authtype)
+        sinfo = self.createSession(user_id, authtype, renew=renew)
         if exclusive:
             self._make_exclusive(sinfo['session-id'], user_id)
         return sinfo
 
-    def createSession(self, user_id, authtype, master=None):
+    def createSession(self, user_id, authtype, master=None, renew=False):
         alnum = string.ascii_letters + string.digits
         key = "%s-%s" % (user_id, ''.join(random.choice(alnum) for _ in range(1, 20)))
         now = time.time()
+        if renew and self.id is not None:
+            # auth.createSession(renew=True): the caller's (expired) session gets a new
+            # key and is valid again, keeping its id, master and exclusive lock
+            db.write('UPDATE sessions SET key = ?, expired = 0, renew_time = ?, update_time = ? '
+                     'WHERE id = ?', key, now, now, self.id)
+            return {'session-id': self.id, 'session-key': key, 'header-auth': True}
         sid = db.write('INSERT INTO sessions (user_id, key, authtype, master, start_time, '
                        'update_time) VALUES (?, ?, ?, ?, ?, ?)',
                        user_id, key, authtype, master, now, now)
@@ -240,8 +250,9 @@ class Session:
         self._make_exclusive(self.id, self.user_id, force)
 
     def _make_exclusive(self, session_id, user_id, force=False):
+        # a renewed session that already holds the lock keeps it
         excl_id = db.value('SELECT id FROM sessions WHERE user_id = ? AND closed = 0 '
-                           'AND exclusive = 1', user_id)
+                           'AND exclusive = 1 AND id != ?', user_id, session_id)
         if excl_id:
             if force:
                 # the previous holder loses its session (koji-protocol.md §1)
