@@ -1,8 +1,8 @@
 //! systemd's service notification protocol (`sd_notify(3)`), for the
 //! `Type=notify` unit in packaging/: `READY=1` once the host has logged in
-//! to the hub, `WATCHDOG=1` on each pass of the host loop when the unit sets
-//! `WatchdogSec=`, `RELOADING=1` on SIGHUP,
-//! `STOPPING=1` on shutdown.
+//! to the hub, `WATCHDOG=1` from a task of its own while the host loop shows
+//! signs of life (when the unit sets `WatchdogSec=`), `RELOADING=1` on
+//! SIGHUP, `STOPPING=1` on shutdown.
 //!
 //! Outside systemd (`NOTIFY_SOCKET` unset) every call does nothing, so the
 //! tests, `make stack` and a foreground run are unaffected. A failed send is
