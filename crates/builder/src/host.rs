@@ -78,6 +78,7 @@ struct RunningTask {
     weight: f64,
     cancel: watch::Sender<bool>,
     waiting: Arc<AtomicBool>,
+    alert: Arc<Notify>,
     handle: JoinHandle<()>,
 }
 
@@ -288,12 +289,14 @@ impl Builder {
 
         // Tasks that left our OPEN list (canceled, reassigned) are stopped;
         // OPEN tasks we do not run are freed, as kojid does.
-        let open: Vec<i64> = host
-            .get_host_tasks()
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
+        let host_tasks = host.get_host_tasks().await?;
+        // A waiting task the hub flags has a finished subtask: wake it.
+        for t in host_tasks.iter().filter(|t| t.alert) {
+            if let Some(running) = self.table.tasks.get(&t.id) {
+                running.alert.notify_one();
+            }
+        }
+        let open: Vec<i64> = host_tasks.into_iter().map(|t| t.id).collect();
         let open_set: HashSet<i64> = open.iter().copied().collect();
         let left: Vec<i64> = self
             .table
@@ -459,6 +462,7 @@ impl Builder {
         let subsession = self.session.subsession().await?;
         let (cancel, cancelled) = watch::channel(false);
         let waiting = Arc::new(AtomicBool::new(false));
+        let alert = Arc::new(Notify::new());
         let worker = Worker {
             task_id: id,
             method: info.method.clone(),
@@ -475,6 +479,7 @@ impl Builder {
                 compose: Arc::default(),
                 composer_outage_timeout: self.settings.composer_outage_timeout,
                 compose_timeout: self.settings.compose_timeout,
+                alert: alert.clone(),
             },
         };
         let wake = self.wake.clone();
@@ -490,6 +495,7 @@ impl Builder {
                 weight,
                 cancel,
                 waiting,
+                alert,
                 handle,
             },
         );

@@ -12,6 +12,7 @@ use composer::{ComposeStatus, Outage, OutagePolicy, OutageStep};
 use koji::{ClientSession, Value};
 use osbuild_task::{compose_request, tag_repo, user_repos, OsbuildImageRequest};
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::error::TaskError;
 use crate::pyjson;
@@ -47,7 +48,17 @@ pub struct TaskContext {
     pub composer_outage_timeout: Duration,
     /// How long the compose may run before it is canceled; `None`: no limit.
     pub compose_timeout: Option<Duration>,
+    /// Notified by the host loop when the hub flags this task (`alert` in
+    /// host.getHostTasks: a subtask it waits for has finished), as kojid's
+    /// main loop wakes a waiting task process with SIGUSR2.
+    pub alert: Arc<Notify>,
 }
+
+/// While a task waits for its subtask it asks the hub (host.taskWait) when
+/// the host loop passes on the hub's alert, and at the latest this often
+/// (in case an alert is missed). Polling every compose poll interval
+/// instead made 1000 waiting parents most of the hub's load.
+const SUBTASK_WAIT_FALLBACK: Duration = Duration::from_secs(30);
 
 /// Spread of the compose status polls around `poll_interval` (±15 %), and
 /// a random first poll within it: many tasks (a builder restart resumes
@@ -641,7 +652,10 @@ async fn wait_for(ctx: &TaskContext, child: i64) -> Result<(), TaskError> {
         if wait.unfinished.is_empty() {
             break;
         }
-        tokio::time::sleep(ctx.poll_interval).await;
+        tokio::select! {
+            _ = ctx.alert.notified() => {}
+            _ = tokio::time::sleep(SUBTASK_WAIT_FALLBACK) => {}
+        }
     }
     let results = ctx
         .hub(|s| async move { s.host().task_wait_results(id, &[child], None).await })
