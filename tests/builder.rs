@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use e2e::builder::{builder_conf, builder_conf_cert, run_until_exit, BuilderProcess};
 use e2e::hub::TestHub;
 use e2e::sim::ComposerSim;
-use koji::{ClientSession, TaskInfo, TaskState, Value};
+use e2e::tasks::{download, failure, output, submit, wait_done, wait_for_file, TARGET};
+use koji::{ClientSession, TaskState, Value};
 use serde_json::json;
-
-const TARGET: &str = "fedora42-candidate";
 
 /// The files upstream attaches for one x86_64 guest-image compose.
 const UPSTREAM_FILES: [&str; 6] = [
@@ -22,73 +21,6 @@ const UPSTREAM_FILES: [&str; 6] = [
     "koji-init.log.json",
     "koji-import.log.json",
 ];
-
-async fn submit(
-    user: &ClientSession,
-    image_type: &str,
-    arches: &[&str],
-    target: &str,
-    opts: serde_json::Value,
-) -> i64 {
-    let arches: Vec<String> = arches.iter().map(|a| a.to_string()).collect();
-    user.osbuild_image(
-        "demo-image",
-        "42",
-        "fedora-42",
-        &[image_type.to_string()],
-        target,
-        &arches,
-        Some(koji::json_to_value(&opts)),
-        None,
-    )
-    .await
-    .expect("osbuildImage accepted by the hub")
-}
-
-/// Polls the task until it is CLOSED, FAILED or CANCELED.
-async fn wait_done(session: &ClientSession, task_id: i64, timeout: Duration) -> TaskInfo {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let info = session
-            .get_task_info(task_id, false)
-            .await
-            .expect("getTaskInfo")
-            .expect("task exists");
-        if info.state.is_done() {
-            return info;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "task {task_id} still {} after {timeout:?}",
-            info.state
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn failure(session: &ClientSession, task_id: i64) -> String {
-    match session.get_task_result(task_id).await {
-        Ok(v) => panic!("task {task_id} has a result, not a fault: {v}"),
-        Err(e) => e.to_string(),
-    }
-}
-
-async fn output(session: &ClientSession, task_id: i64) -> Vec<String> {
-    let mut files = session
-        .list_task_output(task_id)
-        .await
-        .expect("listTaskOutput");
-    files.sort();
-    files
-}
-
-async fn download(session: &ClientSession, task_id: i64, name: &str) -> String {
-    let bytes = session
-        .download_task_output(task_id, name, 0, None)
-        .await
-        .expect("downloadTaskOutput");
-    String::from_utf8(bytes).expect("utf-8 attachment")
-}
 
 struct Stack {
     hub: TestHub,
@@ -374,15 +306,7 @@ async fn a_killed_builder_loses_no_task() {
     let user = s.hub.login("kojiuser", "kojipass").await;
     let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
     // Wait until the compose is recorded in Koji, then crash the builder.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !output(&user, task_id)
-        .await
-        .iter()
-        .any(|f| f == "compose.json")
-    {
-        assert!(Instant::now() < deadline, "the compose never started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_file(&user, task_id, "compose.json").await;
     s.builder.kill9();
     let record: serde_json::Value =
         serde_json::from_str(&download(&user, task_id, "compose.json").await).unwrap();
@@ -470,15 +394,7 @@ async fn sighup_reloads_the_config_in_place_and_the_compose_goes_on() {
     let mut s = stack(&["--compose-duration", "8s"], "");
     let user = s.hub.login("kojiuser", "kojipass").await;
     let task_id = submit(&user, "guest-image", &["x86_64"], TARGET, json!({})).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !output(&user, task_id)
-        .await
-        .iter()
-        .any(|f| f == "compose.json")
-    {
-        assert!(Instant::now() < deadline, "the compose never started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_file(&user, task_id, "compose.json").await;
     let pid = s.builder.pid();
     let good = builder_conf(&s.hub, &s.sim.url, "force_exclusive = false\n");
 

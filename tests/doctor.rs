@@ -4,13 +4,14 @@
 //! that names what to fix.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::builder::{cert_host_keys, BuilderProcess};
 use e2e::certs::Pki;
 use e2e::hub::{HubOptions, TestHub};
 use e2e::run::{Home, Output};
 use e2e::sim::ComposerSim;
+use e2e::tasks::{submit_guest_image, wait_done};
 use koji::{ClientSession, TaskState, Value};
 
 /// Every check, in the order doctor prints them.
@@ -138,37 +139,9 @@ async fn host_user_id(hub: &TestHub) -> i64 {
 
 async fn build_one_image(hub: &TestHub) {
     let user = hub.login("kojiuser", "kojipass").await;
-    let task_id = user
-        .osbuild_image(
-            "demo-image",
-            "42",
-            "fedora-42",
-            &["guest-image".to_string()],
-            "fedora42-candidate",
-            &["x86_64".to_string()],
-            None,
-            None,
-        )
-        .await
-        .expect("osbuildImage");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let info = user
-            .get_task_info(task_id, false)
-            .await
-            .expect("getTaskInfo")
-            .expect("the task");
-        if info.state.is_done() {
-            assert_eq!(info.state, TaskState::Closed, "the image task succeeds");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "task {task_id} still {}",
-            info.state
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let task_id = submit_guest_image(&user).await;
+    let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
+    assert_eq!(info.state, TaskState::Closed, "the image task succeeds");
 }
 
 /// The demo stack with the builder running: every check passes, the

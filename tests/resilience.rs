@@ -10,78 +10,22 @@ use std::time::{Duration, Instant};
 use e2e::builder::{builder_conf, BuilderProcess};
 use e2e::hub::TestHub;
 use e2e::sim::ComposerSim;
+use e2e::tasks::{download, failure, submit_guest_image, wait_done, wait_for_file};
 use koji::{ClientSession, TaskInfo, TaskState};
 use serde_json::json;
-
-const TARGET: &str = "fedora42-candidate";
 
 /// Koji client retries fast enough for a test: an outage of a minute is
 /// 120 tries half a second apart.
 const FAST_HUB_RETRIES: &str =
     "max_retries = 120\nretry_interval = 0.5\noffline_retry_interval = 0.5\n";
 
-async fn submit(user: &ClientSession) -> i64 {
-    user.osbuild_image(
-        "demo-image",
-        "42",
-        "fedora-42",
-        &["guest-image".to_string()],
-        TARGET,
-        &["x86_64".to_string()],
-        Some(koji::json_to_value(&json!({}))),
-        None,
-    )
-    .await
-    .expect("osbuildImage accepted by the hub")
-}
-
-async fn wait_done(session: &ClientSession, task_id: i64, timeout: Duration) -> TaskInfo {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let info = session
-            .get_task_info(task_id, false)
-            .await
-            .expect("getTaskInfo")
-            .expect("task exists");
-        if info.state.is_done() {
-            return info;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "task {task_id} still {} after {timeout:?}",
-            info.state
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn failure(session: &ClientSession, task_id: i64) -> String {
-    match session.get_task_result(task_id).await {
-        Ok(v) => format!("(no fault; result {v})"),
-        Err(e) => e.to_string(),
-    }
-}
-
 /// Waits until the task has attached its first compose-status.json (the
 /// compose runs in composer and the task follows it); returns the compose id.
 async fn compose_running(user: &ClientSession, task_id: i64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let files = user
-            .list_task_output(task_id)
-            .await
-            .expect("listTaskOutput");
-        if files.iter().any(|f| f == "compose-status.json") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the compose never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let bytes = user
-        .download_task_output(task_id, "compose.json", 0, None)
-        .await
-        .expect("compose.json");
-    let record: serde_json::Value = serde_json::from_slice(&bytes).expect("compose.json is JSON");
+    wait_for_file(user, task_id, "compose-status.json").await;
+    let record: serde_json::Value =
+        serde_json::from_str(&download(user, task_id, "compose.json").await)
+            .expect("compose.json is JSON");
     record["id"].as_str().expect("compose.json id").to_string()
 }
 
@@ -106,7 +50,7 @@ async fn hub_down_mid_compose_the_task_still_closes() {
     let sim = ComposerSim::start(&hub, &["--compose-duration", "25s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
     let user = hub.login("kojiuser", "kojipass").await;
-    let task_id = submit(&user).await;
+    let task_id = submit_guest_image(&user).await;
     let cid = compose_running(&user, task_id).await;
 
     hub.stop();
@@ -154,7 +98,7 @@ async fn hub_offline_mid_compose_the_task_still_closes() {
     let sim = ComposerSim::start(&hub, &["--compose-duration", "18s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
     let user = hub.login("kojiuser", "kojipass").await;
-    let task_id = submit(&user).await;
+    let task_id = submit_guest_image(&user).await;
     compose_running(&user, task_id).await;
 
     hub.set_offline(true);
@@ -184,7 +128,7 @@ async fn composer_5xx_and_resets_for_a_while_the_task_still_closes() {
     let sim = ComposerSim::start(&hub, &["--compose-duration", "14s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
     let user = hub.login("kojiuser", "kojipass").await;
-    let task_id = submit(&user).await;
+    let task_id = submit_guest_image(&user).await;
     compose_running(&user, task_id).await;
 
     sim.set_faults(&json!({"fail_for": "5s", "fail_status": 503}));
@@ -221,7 +165,7 @@ async fn composer_outage_longer_than_the_timeout_fails_the_task() {
         "composer_outage_timeout = 3\n",
     ));
     let user = hub.login("kojiuser", "kojipass").await;
-    let task_id = submit(&user).await;
+    let task_id = submit_guest_image(&user).await;
     let cid = compose_running(&user, task_id).await;
 
     sim.set_faults(&json!({"fail_for": "120s", "fail_status": 503}));
@@ -258,7 +202,7 @@ async fn compose_running_past_compose_timeout_is_canceled() {
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, "compose_timeout = 3\n"));
     let user = hub.login("kojiuser", "kojipass").await;
     let started = Instant::now();
-    let task_id = submit(&user).await;
+    let task_id = submit_guest_image(&user).await;
     let cid = compose_running(&user, task_id).await;
 
     let info = wait_done(&user, task_id, Duration::from_secs(60)).await;
@@ -289,7 +233,7 @@ async fn sessions_expiring_mid_compose_are_renewed_and_the_task_closes() {
     let sim = ComposerSim::start(&hub, &["--compose-duration", "5s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
     let user = hub.login("kojiuser", "kojipass").await;
-    let task_id = submit(&user).await;
+    let task_id = submit_guest_image(&user).await;
     compose_running(&user, task_id).await;
 
     // What the hub does when the renewal timeout passed, for every open

@@ -9,6 +9,7 @@ pub mod hub;
 pub mod proxy;
 pub mod run;
 pub mod sim;
+pub mod tasks;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
