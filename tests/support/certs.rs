@@ -127,24 +127,7 @@ impl Pki {
             std::fs::write(&index, "").expect("write ca-index.txt");
             std::fs::write(self.dir.join("ca-serial"), "1000\n").expect("write ca-serial");
         }
-        openssl(
-            &self.dir,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-subj",
-                &format!("/CN={cn}"),
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-            ],
-        );
+        self.new_key_and_csr(cn, &key, &csr);
         openssl(
             &self.dir,
             &[
@@ -175,12 +158,8 @@ impl Pki {
         }
     }
 
-    fn issue(&self, file: &str, cn: &str, extensions: &str, days: u32) -> CertPair {
-        let ext_file = format!("{file}.ext");
-        std::fs::write(self.dir.join(&ext_file), extensions).expect("write ext file");
-        let key = format!("{file}.key");
-        let csr = format!("{file}.csr");
-        let cert = format!("{file}.pem");
+    /// A new P-256 key and a certificate request for `cn`.
+    fn new_key_and_csr(&self, cn: &str, key: &str, csr: &str) {
         openssl(
             &self.dir,
             &[
@@ -194,11 +173,20 @@ impl Pki {
                 "-subj",
                 &format!("/CN={cn}"),
                 "-keyout",
-                &key,
+                key,
                 "-out",
-                &csr,
+                csr,
             ],
         );
+    }
+
+    fn issue(&self, file: &str, cn: &str, extensions: &str, days: u32) -> CertPair {
+        let ext_file = format!("{file}.ext");
+        std::fs::write(self.dir.join(&ext_file), extensions).expect("write ext file");
+        let key = format!("{file}.key");
+        let csr = format!("{file}.csr");
+        let cert = format!("{file}.pem");
+        self.new_key_and_csr(cn, &key, &csr);
         openssl(
             &self.dir,
             &[
