@@ -1,5 +1,5 @@
 # The two commands the README promises, and a few helpers.
-.PHONY: test build venv clean stack rpm check-rpms
+.PHONY: test build venv clean stack rpm check-rpms bench
 
 ## Run every test (Rust unit + end-to-end, Python plugin and test-hub tests).
 test:
@@ -28,3 +28,10 @@ rpm:
 ## Build the RPMs and check their file lists, config files and systemd unit.
 check-rpms:
 	./packaging/check-rpms
+
+## Scale benchmark: hub + composer-sim + builder, N tasks (make bench TASKS=1000); see docs/benchmarks.md.
+TASKS ?= 100
+bench:
+	./scripts/setup-venv
+	cargo build --release -p koji-osbuild-builder -p composer-sim --bins
+	cargo bench -p e2e --bench scale -- --tasks $(TASKS) --compose-seconds 60
