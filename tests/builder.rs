@@ -866,23 +866,9 @@ struct MtlsComposer {
 fn mtls_composer(hub: &TestHub) -> MtlsComposer {
     let dir = tempfile::tempdir().unwrap();
     let pki = e2e::certs::Pki::new(dir.path());
-    let server = pki.server("composer");
     let client = pki.client("builder.local");
     let ca = pki.ca();
-    let sim = ComposerSim::start(
-        hub,
-        &[
-            "--compose-duration",
-            "1s",
-            "--tls-cert",
-            server.cert.to_str().unwrap(),
-            "--tls-key",
-            server.key.to_str().unwrap(),
-            "--client-ca",
-            ca.to_str().unwrap(),
-        ],
-    );
-    assert!(sim.url.starts_with("https://"), "{}", sim.url);
+    let sim = ComposerSim::start_tls(hub, &pki, true, &["--compose-duration", "1s"]);
     MtlsComposer {
         sim,
         ca,

@@ -304,24 +304,10 @@ async fn failed_compose_exits_1() {
 async fn client_certificate_and_ca() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = Pki::new(dir.path());
-    let server = pki.server("composer");
     let client = pki.client("koji-osbuild");
     let ca = pki.ca();
     let hub = TestHub::start();
-    let sim = ComposerSim::start(
-        &hub,
-        &[
-            "--tls-cert",
-            server.cert.to_str().expect("UTF-8 path"),
-            "--tls-key",
-            server.key.to_str().expect("UTF-8 path"),
-            "--client-ca",
-            ca.to_str().expect("UTF-8 path"),
-            FAST_SIM[0],
-            FAST_SIM[1],
-        ],
-    );
-    assert!(sim.url.starts_with("https://"), "{}", sim.url);
+    let sim = ComposerSim::start_tls(&hub, &pki, true, &FAST_SIM);
     let home = home_without_koji();
     let cert = format!("{}, {}", client.cert.display(), client.key.display());
     let ca = ca.to_string_lossy().into_owned();

@@ -191,20 +191,7 @@ async fn healthy_stack_passes_while_the_builder_runs() {
 async fn certificates_everywhere_pass_with_an_expiry_warning() {
     let hub = TestHub::start_tls();
     let pki = hub.pki.as_ref().expect("the TLS hub's CA");
-    let server = pki.server("composer");
-    let sim = ComposerSim::start(
-        &hub,
-        &[
-            "--tls-cert",
-            server.cert.to_str().expect("UTF-8"),
-            "--tls-key",
-            server.key.to_str().expect("UTF-8"),
-            "--client-ca",
-            pki.ca().to_str().expect("UTF-8"),
-            "--compose-duration",
-            "1s",
-        ],
-    );
+    let sim = ComposerSim::start_tls(&hub, pki, true, &["--compose-duration", "1s"]);
     let client = pki.client("koji-osbuild");
     let composer = format!(
         "server = {}\nssl_cert = {}, {}\nssl_verify = {}",
@@ -289,16 +276,7 @@ async fn wrong_ca() {
     let dir = tempfile::tempdir().expect("temp dir");
     let composer_pki = Pki::new(&dir.path().join("composer"));
     let other_pki = Pki::new(&dir.path().join("other"));
-    let server = composer_pki.server("composer");
-    let sim = ComposerSim::start(
-        &hub,
-        &[
-            "--tls-cert",
-            server.cert.to_str().expect("UTF-8"),
-            "--tls-key",
-            server.key.to_str().expect("UTF-8"),
-        ],
-    );
+    let sim = ComposerSim::start_tls(&hub, &composer_pki, false, &[]);
     let composer = format!(
         "server = {}\nssl_verify = {}",
         sim.url,
@@ -572,18 +550,7 @@ async fn client_certificate_not_accepted_by_composer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let composer_pki = Pki::new(&dir.path().join("composer"));
     let other_pki = Pki::new(&dir.path().join("other"));
-    let server = composer_pki.server("composer");
-    let sim = ComposerSim::start(
-        &hub,
-        &[
-            "--tls-cert",
-            server.cert.to_str().expect("UTF-8"),
-            "--tls-key",
-            server.key.to_str().expect("UTF-8"),
-            "--client-ca",
-            composer_pki.ca().to_str().expect("UTF-8"),
-        ],
-    );
+    let sim = ComposerSim::start_tls(&hub, &composer_pki, true, &[]);
     let foreign = other_pki.client("koji-osbuild");
     let composer = format!(
         "server = {}\nssl_cert = {}\nssl_verify = {}",

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::certs::Pki;
 use crate::hub::TestHub;
 use crate::workspace_bin;
 
@@ -52,6 +53,29 @@ impl ComposerSim {
             log,
             _dir: dir,
         }
+    }
+
+    /// A simulator serving HTTPS with a `composer` server certificate of
+    /// `pki`; with `client_certs` it also wants client certificates signed
+    /// by `pki`'s CA (composer's mTLS).
+    pub fn start_tls(hub: &TestHub, pki: &Pki, client_certs: bool, extra: &[&str]) -> ComposerSim {
+        let server = pki.server("composer");
+        let ca = pki.ca();
+        let utf8 = |p: &std::path::Path| p.to_str().expect("UTF-8 path").to_string();
+        let mut args = vec![
+            "--tls-cert".to_string(),
+            utf8(&server.cert),
+            "--tls-key".to_string(),
+            utf8(&server.key),
+        ];
+        if client_certs {
+            args.extend(["--client-ca".to_string(), utf8(&ca)]);
+        }
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let sim = ComposerSim::start(hub, &args);
+        assert!(sim.url.starts_with("https://"), "{}", sim.url);
+        sim
     }
 
     /// `POST /_sim/faults` with `update` (see the simulator's README);
