@@ -6,11 +6,13 @@
 //! - [`cli`]: the daemon's command line.
 //! - [`config`]: builder.conf (+ `[builder]`, or a kojid.conf).
 //! - [`host`]: the kojid-style host loop and the task table.
-//! - [`osbuild`], [`tagbuild`]: the task handlers.
+//! - [`osbuild`], [`tagbuild`]: the task handlers; [`compose_request`]:
+//!   an osbuildImage task as a composer compose request.
 //! - [`notify`]: systemd readiness and watchdog notifications.
 //! - [`pyjson`]: attachments formatted as Python's json.dump does.
 
 pub mod cli;
+pub mod compose_request;
 pub mod config;
 pub mod error;
 pub mod host;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use composer::{ComposeStatus, Outage, OutagePolicy, OutageStep};
 use koji::{ClientSession, Value};
-use osbuild_task::{compose_request, tag_repo, user_repos, OsbuildImageRequest};
+use osbuild_task::OsbuildImageRequest;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::compose_request::{compose_request, tag_repo, user_repos};
 use crate::error::TaskError;
 use crate::pyjson;
 

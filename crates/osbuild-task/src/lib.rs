@@ -9,11 +9,9 @@
 //! [`map_legacy_image_type`] is the builder's translation of Koji's old
 //! image type names. This crate does no I/O.
 
-pub mod compose;
 mod request;
 mod schema;
 
-pub use compose::{compose_request, substitute_arch, tag_repo, user_repos, TemplateError};
 pub use request::{
     ImageOptions, ImageType, OsbuildImageRequest, OstreeOptions, RepoSpec, UploadOptions,
 };

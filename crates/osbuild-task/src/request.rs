@@ -86,19 +86,27 @@ impl OsbuildImageRequest {
         Self::deserialize(args).map_err(|err| ValidationError::Decode(err.to_string()))
     }
 
-    /// The seven-element argument list for the hub call, which is also the
-    /// task request the hub stores. The image type is always a string, as
-    /// the hub stores it.
-    pub fn to_args(&self) -> Value {
-        Value::Array(vec![
-            Value::String(self.name.clone()),
-            Value::String(self.version.clone()),
-            Value::String(self.distro.clone()),
-            Value::String(self.image_type.as_str().to_owned()),
-            Value::String(self.target.clone()),
-            Value::Array(self.arches.iter().cloned().map(Value::String).collect()),
-            self.opts.to_value(),
-        ])
+    /// The hub call as upstream's `koji osbuild-image` makes it: the six
+    /// positional arguments (the image type as a plain string, as the hub
+    /// stores it), then `opts` (and `priority`, if given) as keyword
+    /// arguments. The only place the call is built, for the CLI and tests.
+    pub fn hub_call(&self, priority: Option<i64>) -> (Vec<Value>, Map<String, Value>) {
+        let positional = vec![
+            Value::from(self.name.as_str()),
+            Value::from(self.version.as_str()),
+            Value::from(self.distro.as_str()),
+            Value::from(self.image_type.as_str()),
+            Value::from(self.target.as_str()),
+            Value::from(self.arches.clone()),
+        ];
+        let mut keyword = Map::new();
+        // ImageOptions serializes into a JSON object by construction.
+        let opts = serde_json::to_value(&self.opts).unwrap_or_default();
+        keyword.insert("opts".into(), opts);
+        if let Some(priority) = priority {
+            keyword.insert("priority".into(), Value::from(priority));
+        }
+        (positional, keyword)
     }
 }
 
@@ -174,63 +182,30 @@ impl<'de> Deserialize<'de> for ImageType {
 /// The optional arguments of osbuildImage (its `opts`).
 ///
 /// Absent keys stay absent when written back, so that a task request read
-/// and written again is the same request.
+/// and written again is the same request. The fields are in the order
+/// upstream's CLI plugin inserts the keys, so the call we send reads the
+/// same on the wire.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageOptions {
-    /// Image customizations, passed to composer as they are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customizations: Option<Map<String, Value>>,
-    /// OSTree commit options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ostree: Option<OstreeOptions>,
-    /// Where composer uploads the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_options: Option<UploadOptions>,
-    /// Repositories to build from, instead of the build tag's repo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repo: Option<Vec<RepoSpec>>,
     /// The release of the build, instead of the next free one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
+    /// Repositories to build from, instead of the build tag's repo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<Vec<RepoSpec>>,
     /// Leave the build untagged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_tag: Option<bool>,
-}
-
-impl ImageOptions {
-    /// The options as the JSON object of the task request.
-    pub fn to_value(&self) -> Value {
-        let mut map = Map::new();
-        if let Some(customizations) = &self.customizations {
-            map.insert(
-                "customizations".into(),
-                Value::Object(customizations.clone()),
-            );
-        }
-        if let Some(ostree) = &self.ostree {
-            map.insert("ostree".into(), ostree.to_value());
-        }
-        if let Some(upload_options) = &self.upload_options {
-            map.insert(
-                "upload_options".into(),
-                Value::Object(upload_options.0.clone()),
-            );
-        }
-        if let Some(repo) = &self.repo {
-            map.insert(
-                "repo".into(),
-                Value::Array(repo.iter().map(RepoSpec::to_value).collect()),
-            );
-        }
-        if let Some(release) = &self.release {
-            map.insert("release".into(), Value::String(release.clone()));
-        }
-        if let Some(skip_tag) = self.skip_tag {
-            map.insert("skip_tag".into(), Value::Bool(skip_tag));
-        }
-        Value::Object(map)
-    }
+    /// OSTree commit options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ostree: Option<OstreeOptions>,
+    /// Image customizations, passed to composer as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customizations: Option<Map<String, Value>>,
+    /// Where composer uploads the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_options: Option<UploadOptions>,
 }
 
 /// OSTree options: the ref to build, and the parent commit or repo URL to
@@ -247,22 +222,6 @@ pub struct OstreeOptions {
     /// The URL of the repository holding the parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-}
-
-impl OstreeOptions {
-    fn to_value(&self) -> Value {
-        let mut map = Map::new();
-        for (key, value) in [
-            ("parent", &self.parent),
-            ("ref", &self.ref_),
-            ("url", &self.url),
-        ] {
-            if let Some(value) = value {
-                map.insert(key.into(), Value::String(value.clone()));
-            }
-        }
-        Value::Object(map)
-    }
 }
 
 /// Upload options, kept as the JSON object they came in.
@@ -327,32 +286,47 @@ impl RepoSpec {
             Self::Repo { package_sets, .. } => package_sets.as_deref(),
         }
     }
-
-    fn to_value(&self) -> Value {
-        match self {
-            Self::Url(url) => Value::String(url.clone()),
-            Self::Repo {
-                baseurl,
-                package_sets,
-            } => {
-                let mut map = Map::new();
-                map.insert("baseurl".into(), Value::String(baseurl.clone()));
-                if let Some(sets) = package_sets {
-                    map.insert(
-                        "package_sets".into(),
-                        Value::Array(sets.iter().cloned().map(Value::String).collect()),
-                    );
-                }
-                Value::Object(map)
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The task request the hub stores for this request.
+    fn args_of(request: &OsbuildImageRequest) -> Value {
+        serde_json::to_value(request).unwrap()
+    }
+
+    #[test]
+    fn hub_call_is_six_positional_arguments_and_opts_by_keyword() {
+        let request = OsbuildImageRequest::from_args(&json!([
+            "n", "1", "d", ["guest-image"], "t", ["x86_64"],
+            {"upload_options": {"region": "r"}, "skip_tag": true, "release": "2"}
+        ]))
+        .unwrap();
+        let (positional, keyword) = request.hub_call(None);
+        assert_eq!(
+            positional,
+            vec![
+                json!("n"),
+                json!("1"),
+                json!("d"),
+                json!("guest-image"),
+                json!("t"),
+                json!(["x86_64"])
+            ]
+        );
+        // upstream's key order: release, repo, skip_tag, ostree, customizations, upload_options
+        let opts = keyword["opts"].as_object().unwrap();
+        assert_eq!(
+            opts.keys().collect::<Vec<_>>(),
+            ["release", "skip_tag", "upload_options"]
+        );
+        assert_eq!(keyword.get("priority"), None);
+        let (_, keyword) = request.hub_call(Some(-5));
+        assert_eq!(keyword["priority"], json!(-5));
+    }
 
     const CASES_JSON: &str = include_str!("../../../schemas/tests/osbuild-image-cases.json");
 
@@ -409,8 +383,6 @@ mod tests {
         for case in cases().into_iter().filter(|c| c.valid) {
             let request = OsbuildImageRequest::from_args(&case.args).unwrap();
             let expected = as_stored(&case.args);
-            assert_eq!(request.to_args(), expected, "{}", case.name);
-            // serde and to_args agree
             assert_eq!(
                 serde_json::to_value(&request).unwrap(),
                 expected,
@@ -449,7 +421,7 @@ mod tests {
         args[3] = json!(["guest-image"]);
         let request = OsbuildImageRequest::from_args(&args).unwrap();
         assert_eq!(request.image_type, ImageType::from("guest-image"));
-        assert_eq!(request.to_args()[3], json!("guest-image"));
+        assert_eq!(args_of(&request)[3], json!("guest-image"));
     }
 
     #[test]
@@ -477,7 +449,7 @@ mod tests {
         assert_eq!(repos[1].baseurl(), "http://example.invalid/$arch/os");
         assert_eq!(repos[1].package_sets(), Some(&["os".to_owned()][..]));
         assert_eq!(repos[2].package_sets(), None);
-        assert_eq!(request.to_args(), args);
+        assert_eq!(args_of(&request), args);
     }
 
     #[test]
@@ -495,7 +467,7 @@ mod tests {
         let ostree = request.opts.ostree.clone().unwrap();
         assert_eq!(ostree.ref_.as_deref(), Some("fedora/42/x86_64/iot"));
         assert_eq!(ostree.parent, None);
-        assert_eq!(request.to_args(), args);
+        assert_eq!(args_of(&request), args);
     }
 
     #[test]
@@ -507,7 +479,7 @@ mod tests {
         let options = request.opts.upload_options.as_ref().unwrap();
         assert_eq!(Value::Object(options.as_map().clone()), upload);
         assert_eq!(options.get("region"), Some(&json!("eu")));
-        assert_eq!(request.to_args(), args);
+        assert_eq!(args_of(&request), args);
     }
 
     #[test]
@@ -515,12 +487,12 @@ mod tests {
         let mut args = basic();
         args[6] = json!({"skip_tag": false});
         let request = OsbuildImageRequest::from_args(&args).unwrap();
-        assert_eq!(request.to_args()[6], json!({"skip_tag": false}));
+        assert_eq!(args_of(&request)[6], json!({"skip_tag": false}));
 
         args[6] = json!({});
         let request = OsbuildImageRequest::from_args(&args).unwrap();
         assert_eq!(request.opts, ImageOptions::default());
-        assert_eq!(request.to_args()[6], json!({}));
+        assert_eq!(args_of(&request)[6], json!({}));
     }
 
     #[test]
@@ -573,7 +545,7 @@ mod tests {
                 ..Default::default()
             },
         };
-        let args = request.to_args();
+        let args = args_of(&request);
         validate(&args).unwrap();
         assert_eq!(OsbuildImageRequest::from_args(&args).unwrap(), request);
     }

@@ -1,12 +1,13 @@
 //! From an osbuildImage task to a composer compose request: upstream's
 //! `OSBuildImage.handler` steps that need no I/O (plugins/builder/osbuild.py,
 //! `ComposeRequest`, `ImageRequest`, `Repository.as_dict`,
-//! `OSTreeOptions.as_dict`), kept here so the builder and any other caller
-//! build the same request from the same task.
+//! `OSTreeOptions.as_dict`). The builder is the only part that talks to
+//! composer about a task, so the mapping lives here and the contract crate
+//! (osbuild-task) stays free of composer's types.
 
 use composer::{ComposeRequest, ImageRequest, Koji, OSTree, Repository};
 
-use crate::{map_legacy_image_type, OsbuildImageRequest, RepoSpec};
+use osbuild_task::{map_legacy_image_type, OsbuildImageRequest, RepoSpec};
 
 /// A `$…` placeholder other than `$arch` in a repository URL or an OSTree
 /// parent or ref. Upstream's `Template.substitute(arch=…)` raises then
