@@ -7,10 +7,9 @@ use crate::args::{Cli, Command, GlobalArgs, ImageArgs, WatchArgs};
 use crate::compose::{self, ComposeCommand};
 use crate::config::ConfigLocations;
 use crate::doctor;
-use crate::hub::Hub;
-use crate::image::{self, ImageContext};
-use crate::session::{self, KojiHub};
-use crate::watch::{self, WatchOptions};
+use crate::image;
+use crate::session;
+use crate::watch::{Format, Watcher};
 
 /// The commands that go through the Koji hub.
 enum KojiCommand {
@@ -19,11 +18,11 @@ enum KojiCommand {
 }
 
 /// Run the command; `Ok` carries the exit status.
-pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let Cli { global, command } = cli;
     let compose_command = match command {
-        Command::Image(args) => return run_koji(global, KojiCommand::Image(args), progname).await,
-        Command::Watch(args) => return run_koji(global, KojiCommand::Watch(args), progname).await,
+        Command::Image(args) => return run_koji(global, KojiCommand::Image(args)).await,
+        Command::Watch(args) => return run_koji(global, KojiCommand::Watch(args)).await,
         Command::Compose(args) => ComposeCommand::Create(args),
         Command::ComposeStatus(args) => ComposeCommand::Status(args),
         Command::ComposeWait(args) => ComposeCommand::Wait(args),
@@ -44,11 +43,7 @@ pub async fn run(cli: Cli, progname: String) -> anyhow::Result<i32> {
     result
 }
 
-async fn run_koji(
-    global: GlobalArgs,
-    command: KojiCommand,
-    progname: String,
-) -> anyhow::Result<i32> {
+async fn run_koji(global: GlobalArgs, command: KojiCommand) -> anyhow::Result<i32> {
     // `koji watch-task` is an anonymous command: watching needs no login,
     // so a password profile without --user/--password still watches.
     let global = match command {
@@ -60,43 +55,31 @@ async fn run_koji(
     };
     let settings = session::settings(&global, &ConfigLocations::system())?;
     tracing::debug!(server = %settings.server, auth = ?settings.auth, "settings");
-    let mut hub = KojiHub::connect(&settings).await?;
-    let watch_options = WatchOptions {
-        quiet: settings.quiet,
-        poll_interval: settings.poll_interval,
-        topurl: None,
-        progname,
-    };
+    let session = session::connect(&settings).await?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
 
     let result: anyhow::Result<i32> = match &command {
-        KojiCommand::Image(args) => {
-            let ctx = ImageContext {
-                quiet: settings.quiet,
-                weburl: &settings.weburl,
-                watch: watch_options,
-                running_in_background: image::running_in_background(),
-            };
-            image::run(&mut hub, args, &ctx, &mut out, ctrl_c())
-                .await
-                .map_err(Into::into)
-        }
+        KojiCommand::Image(args) => image::run(&session, &settings, args, &mut out, ctrl_c())
+            .await
+            .map_err(Into::into),
         KojiCommand::Watch(args) => {
-            // As `koji watch-task`: the relevant logs of failed tasks too.
-            let options = WatchOptions {
-                topurl: settings.topurl.clone(),
-                ..watch_options
+            let format = if args.json {
+                Format::Json
+            } else {
+                Format::Text {
+                    quiet: settings.quiet,
+                }
             };
-            watch::watch_tasks(&mut hub, &args.task_ids, &options, &mut out, ctrl_c())
+            Watcher::new(&session, &mut out, format, settings.poll_interval)
+                .watch(&args.task_ids, ctrl_c())
                 .await
                 .map_err(Into::into)
         }
     };
     let _ = out.flush();
-    // The koji CLI logs out at exit whatever happened; so does this (a
-    // handed-over session too: the koji CLI forgot it).
-    if let Err(err) = hub.logout().await {
+    // The koji CLI logs out at exit whatever happened; so does this.
+    if let Err(err) = session.logout().await {
         tracing::debug!(error = %err, "logout at exit failed");
     }
     result

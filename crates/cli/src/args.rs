@@ -46,10 +46,6 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub weburl: Option<String>,
 
-    /// URL for Koji file access
-    #[arg(long, global = true, value_name = "URL")]
-    pub topurl: Option<String>,
-
     /// Force a type of authentication
     #[arg(long, global = true, value_enum, value_name = "TYPE")]
     pub authtype: Option<AuthType>,
@@ -88,11 +84,6 @@ pub struct GlobalArgs {
     /// Show the whole chain of causes of an error, and debug logs
     #[arg(short = 'v', long, global = true)]
     pub verbose: bool,
-
-    /// Use the logged-in session handed over on this file descriptor (JSON)
-    /// instead of logging in; for the `koji osbuild-image` plugin
-    #[arg(long, global = true, hide = true, value_name = "FD")]
-    pub session_fd: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,7 +105,8 @@ impl AuthType {
 pub enum Command {
     /// Build images via osbuild (= `koji osbuild-image`)
     Image(Box<ImageArgs>),
-    /// Track progress of particular tasks (= `koji watch-task`)
+    /// Follow tasks to the end: state, builder host, compose progress, and
+    /// the build and its tags
     #[command(alias = "watch-task", alias = "watch-tasks")]
     Watch(WatchArgs),
     /// Create a compose in osbuild-composer directly, without Koji tasks, and
@@ -314,6 +306,12 @@ pub struct ImageArgs {
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub priority: Option<i64>,
 
+    /// Print one JSON object per line for programs instead of text: the
+    /// created task (`{"task_id", "url"}`), and with waiting, the watch
+    /// events and the task result
+    #[arg(long)]
+    pub json: bool,
+
     /// `--repo` and `--repo-package-sets` in command-line order (filled by
     /// [`parse_from`]): the meaning of a package set depends on the repo
     /// before it.
@@ -343,6 +341,10 @@ pub struct WatchArgs {
     /// Tasks to watch
     #[arg(required = true, value_name = "TASK_ID")]
     pub task_ids: Vec<i64>,
+
+    /// Print one JSON object per line for programs instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parse the command line. Usage errors come back as clap errors (exit 2).

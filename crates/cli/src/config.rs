@@ -63,7 +63,6 @@ pub struct Profile {
     pub name: Option<String>,
     pub server: String,
     pub weburl: String,
-    pub topurl: Option<String>,
     pub max_retries: u32,
     pub retry_interval: u64,
     pub anon_retry: bool,
@@ -85,7 +84,6 @@ impl Default for Profile {
             name: None,
             server: "http://localhost/kojihub".into(),
             weburl: "http://localhost/koji".into(),
-            topurl: None,
             max_retries: 30,
             retry_interval: 20,
             anon_retry: true,
@@ -199,7 +197,6 @@ impl Profile {
         match key {
             "server" => self.server = value,
             "weburl" => self.weburl = value,
-            "topurl" => self.topurl = Some(value),
             "max_retries" => {
                 self.max_retries = u32::try_from(int(&value)?)
                     .map_err(|_| ConfigError::NotInteger(key.to_string()))?
@@ -311,7 +308,10 @@ mod tests {
     #[test]
     fn later_files_win() {
         let fx = Fixture::new();
-        fx.write("koji.conf.d/10-a.conf", "[koji]\nserver = https://a/kojihub\nweburl = https://a/koji\ntopurl=https://a/kojifiles\n");
+        fx.write(
+            "koji.conf.d/10-a.conf",
+            "[koji]\nserver = https://a/kojihub\nweburl = https://a/koji\nauthtype=password\n",
+        );
         fx.write(
             "koji.conf.d/20-b.conf",
             "[koji]\nserver = https://b/kojihub\n",
@@ -325,17 +325,14 @@ mod tests {
             "[koji]\nweburl = https://etc/koji\npoll_interval = 9\n",
         );
         fx.write("~/.koji/config.d/a.conf", "[koji]\npoll_interval = 3\n");
-        fx.write(
-            "~/.koji/config",
-            "[koji]\ntopurl = https://home/kojifiles\n",
-        );
+        fx.write("~/.koji/config", "[koji]\nauthtype = ssl\n");
         let p = fx.read("koji").unwrap();
         assert_eq!(p.name.as_deref(), Some("koji"));
         // /etc/koji.conf.d is read before /etc/koji.conf, in sorted order
         assert_eq!(p.server, "https://b/kojihub");
         assert_eq!(p.weburl, "https://etc/koji");
         assert_eq!(p.poll_interval, 3);
-        assert_eq!(p.topurl.as_deref(), Some("https://home/kojifiles"));
+        assert_eq!(p.authtype.as_deref(), Some("ssl"));
     }
 
     #[test]
@@ -377,14 +374,14 @@ mod tests {
         fx.write(
             "koji.conf",
             "# comment\n; other comment\n[DEFAULT]\nbase = https://hub.example.com\n\n\
-             [koji]\nSERVER : %(base)s/kojihub\nweburl=%(BASE)s/koji\ntopurl  =  https://files/100%%  \n\
+             [koji]\nSERVER : %(base)s/kojihub\nweburl=%(BASE)s/koji\nauthtype  =  ssl%%  \n\
              anon_retry = off\nmax_retries = 3\nretry_interval=5\nno_ssl_verify = true\n\
              unknown_key = whatever\nprincipal = user@EXAMPLE.COM\n",
         );
         let p = fx.read("koji").unwrap();
         assert_eq!(p.server, "https://hub.example.com/kojihub");
         assert_eq!(p.weburl, "https://hub.example.com/koji");
-        assert_eq!(p.topurl.as_deref(), Some("https://files/100%"));
+        assert_eq!(p.authtype.as_deref(), Some("ssl%"));
         assert!(!p.anon_retry);
         assert_eq!(p.max_retries, 3);
         assert_eq!(p.retry_interval, 5);

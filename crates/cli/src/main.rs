@@ -1,7 +1,7 @@
 //! `koji-osbuild`: build OS images with osbuild-composer through Koji.
 //!
-//! `koji-osbuild image` is upstream's `koji osbuild-image`, `koji-osbuild
-//! watch` is `koji watch-task`; both read the koji client configuration.
+//! `koji-osbuild image` takes upstream's `koji osbuild-image` options,
+//! `koji-osbuild watch` follows tasks; both read the koji client configuration.
 //! This file only parses, runs, and turns an error into one line.
 
 use koji_osbuild::{app, args};
@@ -15,15 +15,6 @@ fn main() -> ExitCode {
     };
     let verbose = cli.global.verbose;
     init_logging(verbose);
-    let progname = std::env::args_os()
-        .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "koji-osbuild".into());
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -31,14 +22,14 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("{progname}: error: cannot start the async runtime: {err}");
+            eprintln!("koji-osbuild: error: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(cli, progname.clone())) {
+    match runtime.block_on(app::run(cli)) {
         Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
         Err(err) => {
-            eprintln!("{progname}: error: {}", one_line(err.as_ref()));
+            eprintln!("koji-osbuild: error: {}", one_line(err.as_ref()));
             if verbose {
                 for (i, cause) in err.chain().enumerate().skip(1) {
                     eprintln!("  caused by ({i}): {cause}");
@@ -56,12 +47,8 @@ fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut source = err.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        let short = text
-            .split(" (os error ")
-            .next()
-            .unwrap_or(&text)
-            .to_string();
-        if !short.is_empty() && !line.contains(&short) {
+        let short = koji_osbuild::without_os_error(&text);
+        if !short.is_empty() && !line.contains(short) {
             line.push_str(": ");
             line.push_str(&text);
         }

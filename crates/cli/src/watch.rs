@@ -1,713 +1,404 @@
-//! Watching tasks, line for line as the koji CLI does it.
+//! `koji-osbuild watch` (and `image --wait`): follow tasks until they are
+//! done, showing what Koji's own watcher cannot: for each image task the
+//! builder host, the compose id and the compose's progress per arch, and
+//! at the end the build's NVR and the tags it went into.
 //!
-//! A port of `koji_cli.lib.watch_tasks` and `TaskWatcher` (koji 1.36):
-//! the same polling (every task, then its children via `getTaskChildren`),
-//! the same lines (`N osbuildImage (noarch): free`, `... free -> open
-//! (builder)`, children indented two spaces per level, the
-//! `  N free  N open  N done  N failed` tally when a task finishes, the
-//! closing summary), the same exit status (1 unless every top-level task
-//! closed) and the same message on Ctrl-C. Scripts that parse `koji
-//! watch-task` output can parse this one.
+//! Everything comes from the hub: the builder attaches `compose.json`
+//! (the compose id) and `compose-status.json` (composer's status, on every
+//! change) to the task, so a user needs no access to composer. Output is
+//! one line per change, in text or as JSON objects, never redrawn in
+//! place, so a pipe or a log file reads the same as a terminal.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-use indexmap::IndexMap;
-use koji::Value;
+use koji::{from_value, BuildInfo, Call, ClientSession, FileStat, TaskInfo, TaskState, Value};
+use serde_json::{json, Value as Json};
 
-use crate::hub::{Hub, HubError, TaskInfo, TaskState};
-use crate::pyfmt;
-
-/// How to watch.
-#[derive(Debug, Clone)]
-pub struct WatchOptions {
-    pub quiet: bool,
-    pub poll_interval: Duration,
-    /// With a topurl, a failed task's state line lists its logs (as `koji
-    /// watch-task` does; upstream's osbuild-image passes none).
-    pub topurl: Option<String>,
-    /// For "continue to watch with the '<progname> watch-task' command".
-    pub progname: String,
-}
+/// The file the builder attaches with the compose id (`{id, server}`).
+const COMPOSE_RECORD: &str = "compose.json";
+/// The file the builder attaches with composer's status, on each change.
+const COMPOSE_STATUS: &str = "compose-status.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
+    #[error("no such task: {0}")]
+    NoSuchTask(i64),
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(#[from] koji::Error),
     #[error("cannot write to standard output: {0}")]
     Output(#[from] std::io::Error),
 }
 
-/// Why the watch stopped early; not errors to report, the lines are printed.
-enum Stop {
-    NoSuchTask,
-    Failed(WatchError),
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Lines for people; `quiet` keeps only each task's end line.
+    Text { quiet: bool },
+    /// One JSON object per line, with an `event` member, for programs.
+    Json,
 }
 
-impl<E: Into<WatchError>> From<E> for Stop {
-    fn from(err: E) -> Self {
-        Stop::Failed(err.into())
-    }
+/// What was seen of one task, to print only changes.
+#[derive(Default)]
+struct Seen {
+    state: Option<TaskState>,
+    host_id: Option<i64>,
+    label: String,
+    arches: Vec<String>,
+    compose_id: Option<String>,
+    /// size and mtime of the compose-status.json last read
+    status_stamp: Option<(Option<u64>, Option<i64>)>,
+    progress: Option<Json>,
 }
 
-/// One watched task (`TaskWatcher`).
-#[derive(Debug)]
-struct Watched {
-    id: i64,
-    level: usize,
-    info: Option<TaskInfo>,
+/// Follows tasks on one session and prints their events.
+pub struct Watcher<'a, W: Write> {
+    session: &'a ClientSession,
+    out: W,
+    format: Format,
+    poll_interval: Duration,
+    tasks: HashMap<i64, Seen>,
+    hosts: HashMap<i64, String>,
 }
 
-impl Watched {
-    /// `TaskWatcher.str()`.
-    fn label(&self) -> String {
-        let indent = "  ".repeat(self.level);
-        match &self.info {
-            Some(info) => format!("{indent}{} {}", self.id, task_label(info)),
-            None => format!("{indent}{}", self.id),
+impl<'a, W: Write> Watcher<'a, W> {
+    pub fn new(
+        session: &'a ClientSession,
+        out: W,
+        format: Format,
+        poll_interval: Duration,
+    ) -> Self {
+        Watcher {
+            session,
+            out,
+            format,
+            poll_interval,
+            tasks: HashMap::new(),
+            hosts: HashMap::new(),
         }
     }
 
-    fn is_done(&self) -> bool {
-        self.info.as_ref().is_some_and(|i| i.state.is_done())
-    }
-
-    fn is_success(&self) -> bool {
-        self.info
-            .as_ref()
-            .is_some_and(|i| i.state == TaskState::Closed)
-    }
-}
-
-/// Watch `task_ids` until all are done, or until `interrupt` completes
-/// (Ctrl-C). Returns the exit status koji would: 0 if every top-level task
-/// closed, else 1 (also for an unknown task id and for an interrupt).
-pub async fn watch_tasks<H: Hub, W: Write>(
-    hub: &mut H,
-    task_ids: &[i64],
-    options: &WatchOptions,
-    out: &mut W,
-    interrupt: impl Future<Output = ()>,
-) -> Result<i32, WatchError> {
-    if task_ids.is_empty() {
-        return Ok(0);
-    }
-    let mut watcher = Watcher {
-        hub,
-        out,
-        options,
-        tasks: IndexMap::new(),
-    };
-    if !options.quiet {
-        writeln!(
-            watcher.out,
-            "Watching tasks (this may be safely interrupted)..."
-        )?;
-    }
-    watcher.out.flush()?;
-    let outcome = {
-        let run = watcher.run(task_ids);
-        tokio::pin!(run);
-        tokio::select! {
-            result = &mut run => Some(result),
-            () = interrupt => None,
+    /// Print one event: `text` for people (unless quiet and not `last`),
+    /// `object` (plus `event`) for programs.
+    pub fn emit(
+        &mut self,
+        event: &str,
+        text: &str,
+        mut object: Json,
+        last: bool,
+    ) -> std::io::Result<()> {
+        match self.format {
+            Format::Text { quiet } if quiet && !last => return Ok(()),
+            Format::Text { .. } => writeln!(self.out, "{text}")?,
+            Format::Json => {
+                object["event"] = json!(event);
+                writeln!(self.out, "{object}")?;
+            }
         }
-    };
-    match outcome {
-        Some(Ok(rv)) => Ok(rv),
-        Some(Err(Stop::NoSuchTask)) => Ok(1),
-        Some(Err(Stop::Failed(err))) => Err(err),
-        None => {
-            watcher.interrupted().await?;
-            Ok(1)
-        }
+        self.out.flush()
     }
-}
 
-struct Watcher<'a, H, W> {
-    hub: &'a mut H,
-    out: &'a mut W,
-    options: &'a WatchOptions,
-    tasks: IndexMap<i64, Watched>,
-}
-
-impl<H: Hub, W: Write> Watcher<'_, H, W> {
-    async fn run(&mut self, task_ids: &[i64]) -> Result<i32, Stop> {
-        let quiet = self.options.quiet;
-        let mut rv = 0;
-        for &id in task_ids {
-            self.tasks.insert(
-                id,
-                Watched {
-                    id,
-                    level: 0,
-                    info: None,
-                },
-            );
-        }
+    /// Watch until every task in `task_ids` is done, or `interrupt`
+    /// completes (Ctrl-C). The status is 0 when every task closed, else 1.
+    pub async fn watch(
+        &mut self,
+        task_ids: &[i64],
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<i32, WatchError> {
+        tokio::pin!(interrupt);
+        let mut done: Vec<i64> = Vec::new();
         loop {
-            let mut all_done = true;
-            // Like `list(tasks.items())`: children found in this pass are
-            // updated when found, and polled in the next pass.
-            let ids: Vec<i64> = self.tasks.keys().copied().collect();
-            for id in ids {
-                let changed = self.update(id).await?;
-                let task = &self.tasks[&id];
-                let level = task.level;
-                if !task.is_done() {
-                    all_done = false;
-                } else {
-                    if changed && !quiet {
-                        self.print_tally()?;
-                    }
-                    if level == 0 && !self.tasks[&id].is_success() {
-                        rv = 1;
-                    }
+            for &id in task_ids {
+                if done.contains(&id) {
+                    continue;
                 }
-                for child in self.hub.get_task_children(id).await? {
-                    if !self.tasks.contains_key(&child) {
-                        self.tasks.insert(
-                            child,
-                            Watched {
-                                id: child,
-                                level: level + 1,
-                                info: None,
-                            },
-                        );
-                        self.update(child).await?;
-                        // New children may have children of their own.
-                        all_done = false;
-                    }
+                let finished = tokio::select! {
+                    finished = self.poll(id) => finished?,
+                    () = &mut interrupt => return self.interrupted(task_ids, &done),
+                };
+                if finished {
+                    done.push(id);
                 }
             }
-            if all_done {
-                if !quiet {
-                    writeln!(self.out)?;
-                    self.print_results()?;
-                }
-                self.out.flush()?;
-                return Ok(rv);
+            if done.len() == task_ids.len() {
+                break;
             }
-            self.out.flush()?;
-            tokio::time::sleep(self.options.poll_interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(self.poll_interval) => {}
+                () = &mut interrupt => return self.interrupted(task_ids, &done),
+            }
         }
+        let all_closed = task_ids
+            .iter()
+            .all(|id| self.tasks.get(id).and_then(|s| s.state) == Some(TaskState::Closed));
+        Ok(if all_closed { 0 } else { 1 })
     }
 
-    /// `TaskWatcher.update()`: true when a known task changed state.
-    async fn update(&mut self, id: i64) -> Result<bool, Stop> {
-        let Some(task) = self.tasks.get(&id) else {
-            return Ok(false);
+    fn interrupted(&mut self, task_ids: &[i64], done: &[i64]) -> Result<i32, WatchError> {
+        let running: Vec<String> = task_ids
+            .iter()
+            .filter(|id| !done.contains(id))
+            .map(i64::to_string)
+            .collect();
+        eprintln!(
+            "Tasks still running. Keep watching with: koji-osbuild watch {}",
+            running.join(" ")
+        );
+        Ok(1)
+    }
+
+    /// One look at a task and its children, in one multicall; prints what
+    /// changed. True once the task is done (and its end line printed).
+    async fn poll(&mut self, id: i64) -> Result<bool, WatchError> {
+        let first = !self.tasks.contains_key(&id);
+        let mut info_kw = koji::Struct::new();
+        info_kw.insert("request".into(), Value::Bool(first));
+        let mut stat_kw = koji::Struct::new();
+        stat_kw.insert("stat".into(), Value::Bool(true));
+        let calls = [
+            Call::with_kwargs("getTaskInfo", vec![id.into()], info_kw),
+            Call::new("getTaskChildren", vec![id.into()]),
+            Call::with_kwargs("listTaskOutput", vec![id.into()], stat_kw),
+        ];
+        let mut replies = self.session.multi_call(&calls).await?.into_iter();
+        let mut next = || -> Result<Value, koji::Error> {
+            match replies.next() {
+                Some(Ok(v)) => Ok(v),
+                Some(Err(fault)) => Err(fault.into()),
+                None => Err(koji::Error::Convert("multicall reply too short".into())),
+            }
         };
-        if task.is_done() {
-            return Ok(false);
+        let info = next()?;
+        if info.is_nil() {
+            return Err(WatchError::NoSuchTask(id));
         }
-        let Some(info) = self.hub.get_task_info(id).await? else {
-            if !self.options.quiet {
-                writeln!(self.out, "No such task id: {id}")?;
-            }
-            self.out.flush()?;
-            return Err(Stop::NoSuchTask);
-        };
-        let (level, last) = {
-            let task = &mut self.tasks[&id];
-            (task.level, task.info.replace(info.clone()))
-        };
-        let label = self.tasks[&id].label();
-        match last {
-            Some(last) if last.state != info.state => {
-                if !self.options.quiet {
-                    let before = self.display_state(&last, 0).await?;
-                    let after = self.display_state(&info, 0).await?;
-                    writeln!(self.out, "{label}: {before} -> {after}")?;
-                }
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-            None => {
-                if !self.options.quiet {
-                    let state = self.display_state(&info, level).await?;
-                    writeln!(self.out, "{label}: {state}")?;
-                }
-                Ok(false)
-            }
-        }
-    }
+        let info: TaskInfo = from_value(info)?;
+        let children: Vec<TaskInfo> = from_value(next()?)?;
+        let files: HashMap<String, FileStat> = from_value(next()?).unwrap_or_default();
 
-    /// `TaskWatcher.display_state()`.
-    async fn display_state(&mut self, info: &TaskInfo, level: usize) -> Result<String, Stop> {
-        match info.state {
-            TaskState::Open | TaskState::Assigned => {
-                let state = info.state.name().to_lowercase();
-                match info.host_id {
-                    Some(host_id) if host_id != 0 => {
-                        let host = self.hub.get_host_name(host_id).await?.unwrap_or_default();
-                        Ok(format!("{state} ({host})"))
-                    }
-                    _ => Ok(state),
-                }
-            }
-            TaskState::Failed => {
-                let mut s = format!("FAILED: {}", self.failure(info.id).await?);
-                if let Some(topurl) = self.options.topurl.clone() {
-                    let level = level + 1;
-                    let indent = "  ".repeat(level);
-                    let logs: Vec<String> = self
-                        .hub
-                        .list_task_output(info.id)
-                        .await?
-                        .into_iter()
-                        .flat_map(|(name, volumes)| {
-                            volumes.into_iter().map(move |v| (name.clone(), v))
-                        })
-                        .filter(|(name, _)| name.ends_with("log"))
-                        .map(|(name, volume)| {
-                            format!("{indent}{}/{name}", task_dir(&topurl, info.id, &volume))
-                        })
-                        .collect();
-                    if !logs.is_empty() {
-                        s.push_str(&format!("\n{indent}Relevant logs:\n{}", logs.join("\n")));
-                    }
-                }
-                Ok(s)
-            }
-            other => Ok(other.name().to_lowercase()),
-        }
-    }
-
-    /// `TaskWatcher.get_failure()`: the fault `getTaskResult` raises, as
-    /// `ClassName: message`.
-    async fn failure(&mut self, id: i64) -> Result<String, Stop> {
-        match self.hub.get_task_result(id).await {
-            Ok(_) => Ok(String::new()),
-            Err(err @ HubError::Fault { .. }) => Ok(fault_line(&err)),
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    /// `display_tasklist_status()`.
-    fn print_tally(&mut self) -> Result<(), Stop> {
-        let (mut free, mut open, mut done, mut failed) = (0, 0, 0, 0);
-        for task in self.tasks.values() {
-            match task.info.as_ref().map(|i| i.state) {
-                Some(TaskState::Failed) => failed += 1,
-                Some(TaskState::Closed | TaskState::Canceled) => done += 1,
-                Some(TaskState::Open | TaskState::Assigned) => open += 1,
-                Some(TaskState::Free) => free += 1,
-                _ => {}
-            }
-        }
-        writeln!(
-            self.out,
-            "  {free} free  {open} open  {done} done  {failed} failed"
-        )?;
-        Ok(())
-    }
-
-    /// `display_task_results()`.
-    fn print_results(&mut self) -> Result<(), Stop> {
-        for task in self.tasks.values().filter(|t| t.level == 0) {
-            let label = task.label();
-            let line = match task.info.as_ref().map(|i| i.state) {
-                Some(TaskState::Closed) => format!("{label} completed successfully"),
-                Some(TaskState::Failed) => format!("{label} failed"),
-                Some(TaskState::Canceled) => format!("{label} was canceled"),
-                _ => format!("{label} has not completed"),
+        if first {
+            let mut seen = Seen {
+                label: info.method.clone(),
+                ..Seen::default()
             };
-            writeln!(self.out, "{line}")?;
+            if let Some(Ok(params)) = info.request_params() {
+                if info.method == osbuild_task::METHOD {
+                    let text = |i: usize| params.get(i).and_then(Value::as_str).unwrap_or("?");
+                    seen.label = format!("{} {}-{}", info.method, text(0), text(1));
+                    seen.arches = params
+                        .get(5)
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                }
+            }
+            self.tasks.insert(id, seen);
         }
-        Ok(())
+        if !info.state.is_done() {
+            self.state_change(&info).await?;
+        }
+        for child in children.iter().filter(|c| c.id != id) {
+            self.tasks.entry(child.id).or_insert_with(|| Seen {
+                label: child.method.clone(),
+                ..Seen::default()
+            });
+            self.state_change(child).await?;
+        }
+        if info.method == osbuild_task::METHOD {
+            self.compose_progress(id, &files).await?;
+        }
+        if info.state.is_done() {
+            self.finish(&info).await?;
+        }
+        Ok(info.state.is_done())
     }
 
-    /// koji's default `ki_handler`.
-    async fn interrupted(&mut self) -> Result<(), WatchError> {
-        if self.options.quiet || self.tasks.is_empty() {
+    /// Print the task's state (and host) when either changed.
+    async fn state_change(&mut self, info: &TaskInfo) -> Result<(), WatchError> {
+        let seen = self.tasks.get(&info.id);
+        if seen.is_some_and(|s| s.state == Some(info.state) && s.host_id == info.host_id) {
             return Ok(());
         }
-        let running: Vec<(String, Option<TaskInfo>, usize)> = self
-            .tasks
-            .values()
-            .filter(|t| !t.is_done())
-            .map(|t| (t.label(), t.info.clone(), t.level))
-            .collect();
-        let mut lines = Vec::new();
-        for (label, info, level) in running {
-            let state = match info {
-                // The hub may be what was slow; don't hang or fail on it now.
-                Some(info) => match self.display_state(&info, level).await {
-                    Ok(state) => state,
-                    Err(_) => info.state.name().to_lowercase(),
-                },
-                None => "unknown".to_string(),
-            };
-            lines.push(format!("{label}: {state}"));
-        }
-        writeln!(
-            self.out,
-            "Tasks still running. You can continue to watch with the '{} watch-task' command.\n\
-             Running Tasks:\n{}",
-            self.options.progname,
-            lines.join("\n")
+        let host = self.host_name(info.host_id).await?;
+        let label = self.label(info.id);
+        let state = info.state.name().to_lowercase();
+        let on = host
+            .as_deref()
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default();
+        let object =
+            json!({"task_id": info.id, "method": info.method, "state": state, "host": host});
+        self.emit(
+            "task",
+            &format!("Task {} {label}: {state}{on}", info.id),
+            object,
+            false,
         )?;
-        self.out.flush()?;
+        if let Some(seen) = self.tasks.get_mut(&info.id) {
+            seen.state = Some(info.state);
+            seen.host_id = info.host_id;
+        }
         Ok(())
     }
-}
 
-/// `'%s: %s' % (error.__class__.__name__, str(error).strip())` for a fault
-/// raised by the koji library: known codes become koji exception classes,
-/// others stay an `xmlrpc.client.Fault`, whose str() is its repr.
-pub fn fault_line(err: &HubError) -> String {
-    match err {
-        HubError::Fault { code, message } => match err.class_name() {
-            "Fault" => format!("Fault: <Fault {code}: {}>", pyfmt::str_repr(message)),
-            class => format!("{class}: {}", message.trim()),
-        },
-        other => other.to_string(),
-    }
-}
-
-/// `koji.PathInfo(topdir=topurl).task(id, volume)`.
-fn task_dir(topurl: &str, id: i64, volume: &str) -> String {
-    let base = match volume {
-        "DEFAULT" | "" => topurl.to_string(),
-        vol => format!("{topurl}/vol/{vol}"),
-    };
-    format!("{base}/work/tasks/{}/{id}", id % 10000)
-}
-
-/// `koji.taskLabel(info)` for the methods an osbuildImage task tree has;
-/// other methods get koji's generic `method (arch)`.
-pub fn task_label(info: &TaskInfo) -> String {
-    let method = info.method.as_str();
-    let extra = match method {
-        "waitrepo" | "newRepo" | "distRepo" => {
-            let mut extra = info.request.first().map(py_str).unwrap_or_default();
-            if method == "waitrepo" {
-                if let Some(Value::Array(nvrs)) = info.request.get(2) {
-                    let nvrs: Vec<String> = nvrs.iter().map(py_str).collect();
-                    extra.push_str(", ");
-                    extra.push_str(&nvrs.join(", "));
-                }
-            }
-            extra
-        }
-        "createrepo" => info.request.get(1).map(py_str).unwrap_or_default(),
-        // osbuildImage has no legacy signature in the koji library, and
-        // tagBuild/tagNotification carry nothing to show.
-        _ => String::new(),
-    };
-    if extra.is_empty() {
-        format!("{method} ({})", info.arch)
-    } else {
-        format!("{method} ({extra})")
-    }
-}
-
-/// Python's `str()` of a request parameter.
-fn py_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Struct(s) => s
-            .get("name")
-            .map(py_str)
-            .unwrap_or_else(|| pyfmt::repr(&pyfmt::PyValue::from(value))),
-        other => pyfmt::repr(&pyfmt::PyValue::from(other)),
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::hub::{BuildTarget, ImageCall};
-    use std::collections::{HashMap, VecDeque};
-
-    /// A scripted hub: each task has a sequence of states that successive
-    /// `getTaskInfo` calls walk through (the last one repeats).
-    /// A task's method and the (state, host) answers still to come.
-    type Script = (String, VecDeque<(TaskState, Option<i64>)>);
-
-    #[derive(Default)]
-    pub struct FakeHub {
-        pub tasks: HashMap<i64, Script>,
-        pub children: HashMap<i64, Vec<i64>>,
-        pub results: HashMap<i64, Result<Value, (i64, String)>>,
-        pub outputs: HashMap<i64, Vec<(String, Vec<String>)>>,
-        pub target: Option<BuildTarget>,
-        pub tag_exists: bool,
-        pub next_task: i64,
-        pub calls: Vec<String>,
-        pub submitted: Vec<ImageCall>,
-        pub submit_fault: Option<(i64, String)>,
-    }
-
-    impl FakeHub {
-        pub fn task(&mut self, id: i64, method: &str, states: &[(TaskState, Option<i64>)]) {
-            self.tasks
-                .insert(id, (method.to_string(), states.iter().copied().collect()));
-        }
-    }
-
-    impl Hub for FakeHub {
-        async fn get_build_target(&mut self, name: &str) -> Result<Option<BuildTarget>, HubError> {
-            self.calls.push(format!("getBuildTarget({name})"));
-            Ok(self.target.clone())
-        }
-        async fn tag_exists(&mut self, id: i64) -> Result<bool, HubError> {
-            self.calls.push(format!("getTag({id})"));
-            Ok(self.tag_exists)
-        }
-        async fn activate(&mut self) -> Result<(), HubError> {
-            self.calls.push("activate".into());
-            Ok(())
-        }
-        async fn osbuild_image(&mut self, call: &ImageCall) -> Result<i64, HubError> {
-            self.calls.push("osbuildImage".into());
-            if let Some((code, message)) = self.submit_fault.clone() {
-                return Err(HubError::Fault { code, message });
-            }
-            self.submitted.push(call.clone());
-            Ok(self.next_task)
-        }
-        async fn logout(&mut self) -> Result<(), HubError> {
-            self.calls.push("logout".into());
-            Ok(())
-        }
-        async fn get_task_info(&mut self, id: i64) -> Result<Option<TaskInfo>, HubError> {
-            self.calls.push(format!("getTaskInfo({id})"));
-            let Some((method, states)) = self.tasks.get_mut(&id) else {
-                return Ok(None);
-            };
-            let (state, host_id) = if states.len() > 1 {
-                states.pop_front().unwrap_or((TaskState::Free, None))
-            } else {
-                states.front().copied().unwrap_or((TaskState::Free, None))
-            };
-            Ok(Some(TaskInfo {
-                id,
-                state,
-                method: method.clone(),
-                arch: "noarch".into(),
-                host_id,
-                request: vec![],
-            }))
-        }
-        async fn get_task_children(&mut self, id: i64) -> Result<Vec<i64>, HubError> {
-            Ok(self.children.get(&id).cloned().unwrap_or_default())
-        }
-        async fn get_host_name(&mut self, id: i64) -> Result<Option<String>, HubError> {
-            Ok(Some(format!("builder{id}.local")))
-        }
-        async fn get_task_result(&mut self, id: i64) -> Result<Value, HubError> {
-            self.calls.push(format!("getTaskResult({id})"));
-            match self.results.get(&id) {
-                Some(Ok(v)) => Ok(v.clone()),
-                Some(Err((code, message))) => Err(HubError::Fault {
-                    code: *code,
-                    message: message.clone(),
-                }),
-                None => Ok(Value::Nil),
+    /// Print the compose id once, and the compose's status each time
+    /// compose-status.json changed in a way that shows.
+    async fn compose_progress(
+        &mut self,
+        id: i64,
+        files: &HashMap<String, FileStat>,
+    ) -> Result<(), WatchError> {
+        let needs_record = self.tasks.get(&id).is_some_and(|s| s.compose_id.is_none());
+        if needs_record && files.contains_key(COMPOSE_RECORD) {
+            let record = self.download_json(id, COMPOSE_RECORD).await?;
+            let compose_id = record["id"].as_str().map(String::from);
+            if let Some(seen) = self.tasks.get_mut(&id) {
+                seen.compose_id = compose_id;
             }
         }
-        async fn list_task_output(
-            &mut self,
-            id: i64,
-        ) -> Result<Vec<(String, Vec<String>)>, HubError> {
-            Ok(self.outputs.get(&id).cloned().unwrap_or_default())
-        }
-    }
-
-    pub fn options(quiet: bool) -> WatchOptions {
-        WatchOptions {
-            quiet,
-            poll_interval: Duration::from_millis(1),
-            topurl: None,
-            progname: "koji-osbuild".into(),
-        }
-    }
-
-    async fn watch(hub: &mut FakeHub, ids: &[i64], options: &WatchOptions) -> (i32, String) {
-        let mut out = Vec::new();
-        let rv = watch_tasks(hub, ids, options, &mut out, std::future::pending())
-            .await
-            .expect("watch works");
-        (rv, String::from_utf8(out).expect("utf-8"))
-    }
-
-    use TaskState::*;
-
-    #[tokio::test]
-    async fn a_task_with_a_child_that_succeeds() {
-        let mut hub = FakeHub::default();
-        hub.task(
-            3,
-            "osbuildImage",
-            &[
-                (Free, None),
-                (Open, Some(1)),
-                (Open, Some(1)),
-                (Closed, Some(1)),
-            ],
-        );
-        hub.task(4, "tagBuild", &[(Free, None), (Closed, Some(1))]);
-        hub.children.insert(3, vec![4]);
-        let (rv, out) = watch(&mut hub, &[3], &options(false)).await;
-        assert_eq!(rv, 0);
-        assert_eq!(
-            out,
-            "Watching tasks (this may be safely interrupted)...\n\
-             3 osbuildImage (noarch): free\n\
-             \x20\x204 tagBuild (noarch): free\n\
-             3 osbuildImage (noarch): free -> open (builder1.local)\n\
-             \x20\x204 tagBuild (noarch): free -> closed\n\
-             \x20\x200 free  1 open  1 done  0 failed\n\
-             3 osbuildImage (noarch): open (builder1.local) -> closed\n\
-             \x20\x200 free  0 open  2 done  0 failed\n\
-             \n\
-             3 osbuildImage (noarch) completed successfully\n"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_failed_task_shows_the_fault_and_exits_1() {
-        let mut hub = FakeHub::default();
-        hub.task(5, "osbuildImage", &[(Open, Some(2)), (Failed, Some(2))]);
-        hub.results
-            .insert(5, Err((1005, "Compose failed (id: demo-compose-2)".into())));
-        let (rv, out) = watch(&mut hub, &[5], &options(false)).await;
-        assert_eq!(rv, 1);
-        assert_eq!(
-            out,
-            "Watching tasks (this may be safely interrupted)...\n\
-             5 osbuildImage (noarch): open (builder2.local)\n\
-             5 osbuildImage (noarch): open (builder2.local) -> FAILED: BuildError: Compose failed (id: demo-compose-2)\n\
-             \x20\x200 free  0 open  0 done  1 failed\n\
-             \n\
-             5 osbuildImage (noarch) failed\n"
-        );
-    }
-
-    #[tokio::test]
-    async fn relevant_logs_with_a_topurl() {
-        let mut hub = FakeHub::default();
-        hub.task(12345, "osbuildImage", &[(Failed, Some(1))]);
-        hub.results
-            .insert(12345, Err((1, "<class 'KeyError'>: 'version'".into())));
-        hub.outputs.insert(
-            12345,
-            vec![
-                ("compose-status.json".into(), vec!["DEFAULT".into()]),
-                ("x86_64-guest-image.log.json".into(), vec!["DEFAULT".into()]),
-                (
-                    "koji-import.log".into(),
-                    vec!["DEFAULT".into(), "archive".into()],
-                ),
-            ],
-        );
-        let mut opts = options(false);
-        opts.topurl = Some("https://koji/kojifiles".into());
-        let (rv, out) = watch(&mut hub, &[12345], &opts).await;
-        assert_eq!(rv, 1);
-        assert_eq!(
-            out,
-            "Watching tasks (this may be safely interrupted)...\n\
-             12345 osbuildImage (noarch): FAILED: Fault: <Fault 1: \"<class 'KeyError'>: 'version'\">\n\
-             \x20\x20Relevant logs:\n\
-             \x20\x20https://koji/kojifiles/work/tasks/2345/12345/koji-import.log\n\
-             \x20\x20https://koji/kojifiles/vol/archive/work/tasks/2345/12345/koji-import.log\n\
-             \n\
-             12345 osbuildImage (noarch) failed\n"
-        );
-    }
-
-    #[tokio::test]
-    async fn canceled_and_unknown_tasks() {
-        let mut hub = FakeHub::default();
-        hub.task(7, "osbuildImage", &[(Canceled, None)]);
-        let (rv, out) = watch(&mut hub, &[7], &options(false)).await;
-        assert_eq!(rv, 1);
-        assert!(
-            out.ends_with(
-                "\n7 osbuildImage (noarch): canceled\n\n7 osbuildImage (noarch) was canceled\n"
-            ),
-            "{out}"
-        );
-
-        let (rv, out) = watch(&mut hub, &[99], &options(false)).await;
-        assert_eq!(rv, 1);
-        assert!(out.ends_with("No such task id: 99\n"), "{out}");
-    }
-
-    #[tokio::test]
-    async fn quiet_prints_nothing() {
-        let mut hub = FakeHub::default();
-        hub.task(3, "osbuildImage", &[(Free, None), (Closed, Some(1))]);
-        let (rv, out) = watch(&mut hub, &[3], &options(true)).await;
-        assert_eq!((rv, out.as_str()), (0, ""));
-    }
-
-    #[tokio::test]
-    async fn interrupt_lists_the_running_tasks() {
-        let mut hub = FakeHub::default();
-        hub.task(3, "osbuildImage", &[(Open, Some(1))]);
-        hub.task(4, "tagBuild", &[(Free, None)]);
-        hub.children.insert(3, vec![4]);
-        let mut opts = options(false);
-        opts.poll_interval = Duration::from_secs(3600);
-        let mut out = Vec::new();
-        let interrupt = tokio::time::sleep(Duration::from_millis(50));
-        let rv = watch_tasks(&mut hub, &[3], &opts, &mut out, interrupt)
-            .await
-            .expect("watch");
-        assert_eq!(rv, 1);
-        let out = String::from_utf8(out).unwrap();
-        assert!(
-            out.ends_with(
-                "Tasks still running. You can continue to watch with the 'koji-osbuild watch-task' command.\n\
-                 Running Tasks:\n\
-                 3 osbuildImage (noarch): open (builder1.local)\n\
-                 \x20\x204 tagBuild (noarch): free\n"
-            ),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn labels() {
-        let info = |method: &str, request: Vec<Value>| TaskInfo {
-            id: 1,
-            state: Free,
-            method: method.into(),
-            arch: "noarch".into(),
-            host_id: None,
-            request,
+        let Some(stat) = files.get(COMPOSE_STATUS) else {
+            return Ok(());
         };
-        assert_eq!(
-            task_label(&info("osbuildImage", vec!["n".into()])),
-            "osbuildImage (noarch)"
+        let stamp = (stat.size(), stat.st_mtime.map(|t| (t * 1000.0) as i64));
+        if self.tasks.get(&id).and_then(|s| s.status_stamp) == Some(stamp) {
+            return Ok(());
+        }
+        let status = self.download_json(id, COMPOSE_STATUS).await?;
+        let Some(seen) = self.tasks.get_mut(&id) else {
+            return Ok(());
+        };
+        seen.status_stamp = Some(stamp);
+        // The builder lists the image statuses in the order of the task's arches.
+        let images: serde_json::Map<String, Json> = status["image_statuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, image)| {
+                let arch = seen
+                    .arches
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("image {}", i + 1));
+                (arch, image["status"].clone())
+            })
+            .collect();
+        let progress = json!({"status": status["status"], "images": images});
+        if seen.progress.as_ref() == Some(&progress) {
+            return Ok(());
+        }
+        seen.progress = Some(progress.clone());
+        let compose = seen
+            .compose_id
+            .clone()
+            .unwrap_or_else(|| "(id not yet known)".into());
+        let per_arch: Vec<String> = images
+            .iter()
+            .map(|(arch, s)| format!("{arch} {}", s.as_str().unwrap_or("?")))
+            .collect();
+        let text = format!(
+            "Task {id} {}: compose {compose} {} ({})",
+            seen.label,
+            status["status"].as_str().unwrap_or("?"),
+            per_arch.join(", ")
         );
-        assert_eq!(
-            task_label(&info("tagBuild", vec![Value::Int(2)])),
-            "tagBuild (noarch)"
-        );
-        assert_eq!(
-            task_label(&info(
-                "waitrepo",
-                vec![Value::Int(3), Value::Nil, Value::Nil]
-            )),
-            "waitrepo (3)"
-        );
-        assert_eq!(
-            task_label(&info(
-                "waitrepo",
-                vec![
-                    "f42-build".into(),
-                    Value::Nil,
-                    Value::Array(vec!["a-1-1".into(), "b-1-1".into()])
-                ]
-            )),
-            "waitrepo (f42-build, a-1-1, b-1-1)"
-        );
+        let object = json!({"task_id": id, "compose_id": seen.compose_id, "status": progress["status"], "images": progress["images"]});
+        self.emit("compose", &text, object, false)?;
+        Ok(())
+    }
+
+    /// The end line: for a closed image task the build and its tags, for a
+    /// failed one the hub's fault, as `koji taskinfo` would show it.
+    async fn finish(&mut self, info: &TaskInfo) -> Result<(), WatchError> {
+        let id = info.id;
+        let label = self.label(id);
+        let state = info.state.name().to_lowercase();
+        if let Some(seen) = self.tasks.get_mut(&id) {
+            seen.state = Some(info.state);
+        }
+        let result = match self.session.get_task_result(id).await {
+            Ok(result) => koji::value_to_json(&result),
+            Err(err) => {
+                let error = match err.fault() {
+                    Some(fault) => fault.to_string(),
+                    None => return Err(err.into()),
+                };
+                let object = json!({"task_id": id, "state": state, "error": error});
+                let text = format!("Task {id} {label}: {state}: {error}");
+                self.emit("done", &text, object, true)?;
+                return Ok(());
+            }
+        };
+        let mut text = format!("Task {id} {label}: {state}");
+        let mut object = json!({"task_id": id, "state": state, "result": result});
+        if let Some(build_id) = result["koji"]["build"].as_i64() {
+            let build: Option<BuildInfo> = self.session.get_build(build_id, false).await?;
+            let nvr = build.and_then(|b| {
+                b.nvr
+                    .or(Some(format!("{}-{}-{}", b.name, b.version, b.release)))
+            });
+            let tags = self.tags_of(build_id).await?;
+            let nvr_text = nvr.clone().unwrap_or_else(|| format!("build {build_id}"));
+            text.push_str(&format!(": build {nvr_text}"));
+            if tags.is_empty() {
+                text.push_str(", not tagged");
+            } else {
+                text.push_str(&format!(", tagged into {}", tags.join(", ")));
+            }
+            object["build"] = json!({"id": build_id, "nvr": nvr, "tags": tags});
+        }
+        if let Some(compose) = result["composer"]["id"].as_str() {
+            text.push_str(&format!(" (compose {compose})"));
+        }
+        self.emit("done", &text, object, true)?;
+        Ok(())
+    }
+
+    /// `listTags(build=ID)`: the names of the tags a build is in.
+    async fn tags_of(&self, build_id: i64) -> Result<Vec<String>, WatchError> {
+        let kw = koji::kwargs([("build", build_id)]);
+        let tags = self.session.call_kw("listTags", vec![], kw).await?;
+        Ok(tags
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| t.get("name").and_then(Value::as_str).map(String::from))
+            .collect())
+    }
+
+    async fn download_json(&self, id: i64, name: &str) -> Result<Json, WatchError> {
+        let bytes = self.session.download_task_output(id, name, 0, None).await?;
+        // A half-written or odd file is no reason to stop watching.
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    }
+
+    async fn host_name(&mut self, host_id: Option<i64>) -> Result<Option<String>, WatchError> {
+        let Some(host_id) = host_id else {
+            return Ok(None);
+        };
+        if let Some(name) = self.hosts.get(&host_id) {
+            return Ok(Some(name.clone()));
+        }
+        let host = self.session.call("getHost", vec![host_id.into()]).await?;
+        let name = host
+            .get("name")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("host {host_id}"), String::from);
+        self.hosts.insert(host_id, name.clone());
+        Ok(Some(name))
+    }
+
+    fn label(&self, id: i64) -> String {
+        self.tasks
+            .get(&id)
+            .map(|s| s.label.clone())
+            .unwrap_or_default()
     }
 }

@@ -31,7 +31,6 @@ pub async fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<i32
         Auth::Anonymous => "no login (noauth)".to_string(),
         Auth::Password { user, .. } => format!("password login as {user}"),
         Auth::Ssl => "certificate login (ssl)".to_string(),
-        Auth::Handover(_) => "the session handed over by the koji CLI".to_string(),
     };
     report.record(
         "koji profile",
@@ -115,7 +114,7 @@ async fn login_and_permission(
         }
     };
     let (login, what, fix) = match &settings.auth {
-        Auth::Anonymous | Auth::Handover(_) => {
+        Auth::Anonymous => {
             return (
                 Outcome::NotUsed("not logging in (noauth)".into()),
                 Outcome::Skip("not logged in".into()),
