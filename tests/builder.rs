@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use e2e::builder::{builder_conf, builder_conf_cert, run_until_exit, BuilderProcess};
 use e2e::hub::TestHub;
 use e2e::sim::ComposerSim;
-use e2e::tasks::{download, failure, output, submit, wait_done, wait_for_file, TARGET};
+use e2e::tasks::{
+    children, download, failure, osbuild_image, output, submit, tagged, wait_done, wait_for_file,
+    TARGET,
+};
 use koji::{ClientSession, TaskState, Value};
 use serde_json::json;
 
@@ -79,7 +82,7 @@ async fn image_task_builds_tags_and_attaches_every_upstream_file() {
         .expect("build");
     assert_eq!(build.name, "demo-image");
     assert_eq!(build.task_id, Some(task_id), "the CG import names the task");
-    let tagged = user.list_tagged(TARGET).await.expect("listTagged");
+    let tagged = tagged(&user, TARGET).await;
     assert!(
         tagged.iter().any(|b| b.id == build_id),
         "build {build_id} tagged into {TARGET}: {tagged:?}"
@@ -116,7 +119,7 @@ async fn image_task_builds_tags_and_attaches_every_upstream_file() {
     assert_eq!(status["koji_build_id"], build_id);
 
     // the tagBuild subtask ran on this builder too
-    let children = user.get_task_children(task_id).await.expect("children");
+    let children = children(&user, task_id).await;
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].method, "tagBuild");
     assert_eq!(children[0].state, TaskState::Closed);
@@ -132,19 +135,16 @@ async fn image_task_builds_tags_and_attaches_every_upstream_file() {
 async fn unknown_target_is_refused_before_any_task() {
     let hub = TestHub::start();
     let user = hub.login("kojiuser", "kojipass").await;
-    let err = user
-        .osbuild_image(
-            "demo-image",
-            "42",
-            "fedora-42",
-            &["guest-image".into()],
-            "no-such-target",
-            &["x86_64".into()],
-            Some(koji::json_to_value(&json!({}))),
-            None,
-        )
-        .await
-        .unwrap_err();
+    let args = json!([
+        "demo-image",
+        "42",
+        "fedora-42",
+        "guest-image",
+        "no-such-target",
+        ["x86_64"],
+        {}
+    ]);
+    let err = osbuild_image(&user, args).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("No such build target: no-such-target"),
@@ -258,12 +258,12 @@ async fn skip_tag_and_legacy_image_type_and_user_repos() {
         failure(&user, task_id).await
     );
     let build_id = build_id_of(&user.get_task_result(task_id).await.unwrap());
-    let tagged = user.list_tagged(TARGET).await.expect("listTagged");
+    let tagged = tagged(&user, TARGET).await;
     assert!(
         !tagged.iter().any(|b| b.id == build_id),
         "skip_tag leaves the build untagged"
     );
-    assert!(user.get_task_children(task_id).await.unwrap().is_empty());
+    assert!(children(&user, task_id).await.is_empty());
 
     let text = download(&user, task_id, "compose-request.json").await;
     assert!(
@@ -691,7 +691,9 @@ async fn canceled_task_is_stopped_and_its_compose_canceled() {
     let record: serde_json::Value =
         serde_json::from_str(&download(&user, task_id, "compose.json").await).unwrap();
     let cid = record["id"].as_str().expect("compose.json id").to_string();
-    user.cancel_task(task_id).await.expect("cancelTask");
+    user.call("cancelTask", vec![task_id.into()])
+        .await
+        .expect("cancelTask");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let stats = s.sim.stats();

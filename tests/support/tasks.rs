@@ -3,10 +3,25 @@
 
 use std::time::{Duration, Instant};
 
-use koji::{ClientSession, TaskInfo};
+use koji::{BuildInfo, ClientSession, TaskInfo};
+use osbuild_task::OsbuildImageRequest;
 
 /// The target of the default seed.
 pub const TARGET: &str = "fedora42-candidate";
+
+/// The osbuildImage hub call for these seven arguments, made the one way
+/// the CLI makes it.
+pub async fn osbuild_image(user: &ClientSession, args: serde_json::Value) -> koji::Result<i64> {
+    let request = OsbuildImageRequest::from_args(&args).expect("a valid osbuildImage request");
+    let (positional, keyword) = request.hub_call(None);
+    let positional = positional.iter().map(koji::json_to_value).collect();
+    let keyword = keyword
+        .iter()
+        .map(|(k, v)| (k.clone(), koji::json_to_value(v)))
+        .collect();
+    let reply = user.call_kw("osbuildImage", positional, keyword).await?;
+    Ok(reply.as_i64().expect("osbuildImage returns a task id"))
+}
 
 /// osbuildImage for `demo-image-42` on fedora-42, as the hub plugin takes it.
 pub async fn submit(
@@ -16,19 +31,34 @@ pub async fn submit(
     target: &str,
     opts: serde_json::Value,
 ) -> i64 {
-    let arches: Vec<String> = arches.iter().map(|a| a.to_string()).collect();
-    user.osbuild_image(
+    let args = serde_json::json!([
         "demo-image",
         "42",
         "fedora-42",
-        &[image_type.to_string()],
+        image_type,
         target,
-        &arches,
-        Some(koji::json_to_value(&opts)),
-        None,
-    )
-    .await
-    .expect("osbuildImage accepted by the hub")
+        arches,
+        opts
+    ]);
+    osbuild_image(user, args)
+        .await
+        .expect("osbuildImage accepted by the hub")
+}
+
+/// `getTaskChildren(id)`.
+pub async fn children(session: &ClientSession, task_id: i64) -> Vec<TaskInfo> {
+    session
+        .call_as("getTaskChildren", vec![task_id.into()])
+        .await
+        .expect("getTaskChildren")
+}
+
+/// `listTagged(tag)`: the builds in the tag.
+pub async fn tagged(session: &ClientSession, tag: &str) -> Vec<BuildInfo> {
+    session
+        .call_as("listTagged", vec![tag.into()])
+        .await
+        .expect("listTagged")
 }
 
 /// A guest-image for x86_64 on the default target, no options.
@@ -74,8 +104,8 @@ pub async fn failure(session: &ClientSession, task_id: i64) -> String {
 
 /// The names of the files attached to the task, sorted.
 pub async fn output(session: &ClientSession, task_id: i64) -> Vec<String> {
-    let mut files = session
-        .list_task_output(task_id)
+    let mut files: Vec<String> = session
+        .call_as("listTaskOutput", vec![task_id.into()])
         .await
         .expect("listTaskOutput");
     files.sort();

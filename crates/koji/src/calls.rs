@@ -70,10 +70,6 @@ fn ids(list: &[i64]) -> Value {
     Value::Array(list.iter().map(|i| Value::Int(*i)).collect())
 }
 
-fn strings(list: &[String]) -> Value {
-    Value::Array(list.iter().map(Value::from).collect())
-}
-
 impl ClientSession {
     /// Host calls (`host.*`); they need an exclusive session.
     pub fn host(&self) -> Host<'_> {
@@ -83,16 +79,6 @@ impl ClientSession {
     /// `getAPIVersion()`.
     pub async fn get_api_version(&self) -> Result<i64> {
         self.call_as("getAPIVersion", vec![]).await
-    }
-
-    /// `getKojiVersion()`.
-    pub async fn get_koji_version(&self) -> Result<String> {
-        self.call_as("getKojiVersion", vec![]).await
-    }
-
-    /// `echo(*args)` → the args back as a list.
-    pub async fn echo(&self, args: Vec<Value>) -> Result<Vec<Value>> {
-        self.call_as("echo", args).await
     }
 
     /// `getLoggedInUser()`; `None` when anonymous.
@@ -176,16 +162,6 @@ impl ClientSession {
         self.call("getTaskResult", vec![task_id.into()]).await
     }
 
-    /// `getTaskChildren(id)`.
-    pub async fn get_task_children(&self, task_id: i64) -> Result<Vec<TaskInfo>> {
-        self.call_as("getTaskChildren", vec![task_id.into()]).await
-    }
-
-    /// `listTaskOutput(id)`: file names.
-    pub async fn list_task_output(&self, task_id: i64) -> Result<Vec<String>> {
-        self.call_as("listTaskOutput", vec![task_id.into()]).await
-    }
-
     /// `listTaskOutput(id, stat=True)`: file names with their stat.
     pub async fn list_task_output_stat(&self, task_id: i64) -> Result<IndexMap<String, FileStat>> {
         let v = self
@@ -238,50 +214,6 @@ impl ClientSession {
         }
     }
 
-    /// `cancelTask(id)`.
-    pub async fn cancel_task(&self, task_id: i64) -> Result<()> {
-        self.call("cancelTask", vec![task_id.into()]).await?;
-        Ok(())
-    }
-
-    /// `osbuildImage(name, version, distro, image_types, target, arches,
-    /// opts=…, priority=…)` → the task id.
-    ///
-    /// Shaped as the koji CLI plugin sends it (capture 15): six positional
-    /// arguments, then `opts` (and `priority` when given) as keyword
-    /// arguments. `opts: None` leaves opts out, which the hub plugin
-    /// refuses (capture 17).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn osbuild_image(
-        &self,
-        name: &str,
-        version: &str,
-        distro: &str,
-        image_types: &[String],
-        target: &str,
-        arches: &[String],
-        opts: Option<Value>,
-        priority: Option<i64>,
-    ) -> Result<i64> {
-        let args = vec![
-            name.into(),
-            version.into(),
-            distro.into(),
-            strings(image_types),
-            target.into(),
-            strings(arches),
-        ];
-        let mut kw = Struct::new();
-        if let Some(opts) = opts {
-            kw.insert("opts".into(), opts);
-        }
-        if let Some(p) = priority {
-            kw.insert("priority".into(), Value::Int(p));
-        }
-        let v = self.call_kw("osbuildImage", args, kw).await?;
-        convert("osbuildImage", v)
-    }
-
     /// `getBuild(info, strict=…)`.
     pub async fn get_build(
         &self,
@@ -292,19 +224,6 @@ impl ClientSession {
             .call_kw("getBuild", vec![info.into().into()], strict_kw(strict))
             .await?;
         optional("getBuild", v)
-    }
-
-    /// `listTagged(tag)`: builds in the tag (latest events first).
-    pub async fn list_tagged(&self, tag: impl Into<Info>) -> Result<Vec<BuildInfo>> {
-        self.call_as("listTagged", vec![tag.into().into()]).await
-    }
-
-    /// `listArchives(buildID=…)`.
-    pub async fn list_archives(&self, build_id: i64) -> Result<Vec<ArchiveInfo>> {
-        let v = self
-            .call_kw("listArchives", vec![], kwargs([("buildID", build_id)]))
-            .await?;
-        convert("listArchives", v)
     }
 
     /// `CGInitBuild(cg, {name, version, release[, epoch]})`.

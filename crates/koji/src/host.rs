@@ -36,12 +36,6 @@ impl<'a> Host<'a> {
         convert("host.getID", v)
     }
 
-    /// `host.getHost()`.
-    pub async fn get_host(&self) -> Result<HostInfo> {
-        let v = self.call("getHost", vec![]).await?;
-        convert("host.getHost", v)
-    }
-
     /// `host.updateHost(task_load, ready, data=…)`: the heartbeat. `data`
     /// is kojid's `{methods: [...], maxjobs: n}`.
     pub async fn update_host(
@@ -109,13 +103,6 @@ impl<'a> Host<'a> {
     /// `host.freeTasks([ids])`: OPEN tasks of this host go back to FREE.
     pub async fn free_tasks(&self, task_ids: &[i64]) -> Result<()> {
         self.call("freeTasks", vec![ids_value(task_ids)]).await?;
-        Ok(())
-    }
-
-    /// `host.setTaskWeight(id, weight)`.
-    pub async fn set_task_weight(&self, task_id: i64, weight: f64) -> Result<()> {
-        self.call("setTaskWeight", vec![task_id.into(), weight.into()])
-            .await?;
         Ok(())
     }
 

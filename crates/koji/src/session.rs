@@ -720,13 +720,6 @@ impl ClientSession {
         Ok(())
     }
 
-    /// `logoutChild(session_id)`: closes one subsession of this session.
-    pub async fn logout_child(&self, session_id: i64) -> Result<()> {
-        self.call("logoutChild", vec![Value::Int(session_id)])
-            .await?;
-        Ok(())
-    }
-
     /// Koji's `multiCall`: runs the calls in one request (one database
     /// transaction on the hub). Each result is `Ok(value)` or the fault of
     /// that call.

@@ -352,42 +352,6 @@ pub struct UserInfo {
     pub krb_principal: Option<String>,
 }
 
-/// `host.getHost`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HostInfo {
-    /// Host id.
-    pub id: i64,
-    /// Host name.
-    pub name: String,
-    /// Its user id.
-    #[serde(default)]
-    pub user_id: Option<i64>,
-    /// Space-separated arches.
-    #[serde(default)]
-    pub arches: Option<String>,
-    /// Capacity.
-    #[serde(default)]
-    pub capacity: Option<f64>,
-    /// Current load.
-    #[serde(default)]
-    pub task_load: Option<f64>,
-    /// Enabled by an admin.
-    #[serde(default)]
-    pub enabled: bool,
-    /// Ready (heartbeat recent).
-    #[serde(default)]
-    pub ready: bool,
-    /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Comment.
-    #[serde(default)]
-    pub comment: Option<String>,
-    /// Last update epoch.
-    #[serde(default)]
-    pub update_ts: Option<f64>,
-}
-
 /// An entry of `host.getTasks`: a task ASSIGNED to this host.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssignedTask {
@@ -538,38 +502,6 @@ pub struct BuildInfo {
     /// Owner name.
     #[serde(default)]
     pub owner_name: Option<String>,
-    /// Extra data.
-    #[serde(default)]
-    pub extra: Option<Value>,
-    /// Everything else, as sent.
-    #[serde(flatten)]
-    pub other: Struct,
-}
-
-/// `listArchives` entries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ArchiveInfo {
-    /// Archive id.
-    pub id: i64,
-    /// File name.
-    pub filename: String,
-    /// Build id.
-    pub build_id: i64,
-    /// Size in bytes.
-    #[serde(default)]
-    pub size: Option<i64>,
-    /// Checksum.
-    #[serde(default)]
-    pub checksum: Option<String>,
-    /// 0 md5, 2 sha256.
-    #[serde(default)]
-    pub checksum_type: Option<i64>,
-    /// Build type (`image`).
-    #[serde(default)]
-    pub btype: Option<String>,
-    /// Archive type (`qcow2`).
-    #[serde(default)]
-    pub type_name: Option<String>,
     /// Extra data.
     #[serde(default)]
     pub extra: Option<Value>,

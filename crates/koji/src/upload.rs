@@ -8,10 +8,6 @@
 //! `rawUpload` reply already prove the whole file. That halves the hub
 //! requests of the builder's JSON attachments.
 
-use std::path::Path;
-
-use tokio::io::AsyncReadExt;
-
 use crate::error::{Error, Result};
 use crate::session::{convert, ClientSession};
 use crate::types::{CheckUploadReply, RawUploadReply};
@@ -164,69 +160,6 @@ impl ClientSession {
         }
         for chunk in data.chunks(self.blocksize(opts)) {
             t.send(chunk).await?;
-        }
-        t.finish().await
-    }
-
-    /// Uploads a local file as `<path>/<name>` (`name` defaults to the
-    /// file's own name), reading it chunk by chunk.
-    pub async fn upload_file(
-        &self,
-        local: &Path,
-        path: &str,
-        name: Option<&str>,
-        opts: &UploadOptions,
-    ) -> Result<()> {
-        let file_err = |message: String| Error::File {
-            path: local.to_owned(),
-            message,
-        };
-        let own_name;
-        let name = match name {
-            Some(n) => n,
-            None => {
-                own_name = local
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .ok_or_else(|| file_err("has no file name".into()))?;
-                &own_name
-            }
-        };
-        let mut file = tokio::fs::File::open(local)
-            .await
-            .map_err(|e| file_err(format!("cannot open: {e}")))?;
-        tracing::debug!(path, name, "uploading a file to Koji");
-        let blocksize = self.blocksize(opts);
-        let mut t = Tracker {
-            session: self,
-            path,
-            name,
-            opts,
-            offset: 0,
-            whole: adler2::Adler32::new(),
-        };
-        let mut buf = vec![0u8; blocksize];
-        let mut first = true;
-        loop {
-            let mut filled = 0;
-            while filled < blocksize {
-                let n = file
-                    .read(&mut buf[filled..])
-                    .await
-                    .map_err(|e| file_err(format!("cannot read: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            if filled == 0 && !first {
-                break;
-            }
-            first = false;
-            t.send(&buf[..filled]).await?;
-            if filled < blocksize {
-                break;
-            }
         }
         t.finish().await
     }

@@ -196,8 +196,11 @@ fn typed_shapes_read_from_captures() {
         (FaultKind::GenericError, "No such build target: NOPE")
     );
 
-    let host: koji::HostInfo = koji::from_value(response("24")).expect("host");
-    assert_eq!(host.name, "osbuild-builder.local");
+    let host = response("24");
+    assert_eq!(
+        host.get("name"),
+        Some(&Value::from("osbuild-builder.local"))
+    );
     let tasks: Vec<koji::AssignedTask> = koji::from_value(response("26")).expect("getTasks");
     assert!(tasks.iter().all(|t| t.state == TaskState::Assigned));
     let host_tasks: Vec<koji::HostTask> = koji::from_value(response("27")).expect("getHostTasks");
@@ -252,8 +255,11 @@ fn typed_shapes_read_from_captures() {
     assert_eq!(build.nvr.as_deref(), Some("fedora-guest-42-2"));
     let build: koji::BuildInfo = koji::from_value(response("61")).expect("getBuild");
     assert_eq!(build.other.get("cg_name"), Some(&Value::from("osbuild")));
-    let archives: Vec<koji::ArchiveInfo> = koji::from_value(response("62")).expect("archives");
-    assert_eq!(archives[0].type_name.as_deref(), Some("qcow2"));
+    let archives = response("62");
+    assert_eq!(
+        archives.as_array().expect("list")[0].get("type_name"),
+        Some(&Value::from("qcow2"))
+    );
     let tagged: Vec<koji::BuildInfo> = koji::from_value(response("72")).expect("listTagged");
     assert_eq!(
         tagged[0].other.get("tag_name"),

@@ -108,8 +108,8 @@ async fn anonymous_calls_carry_no_session() {
     let hub = MockHub::start(simple_hub(Some(true))).await;
     let s = ClientSession::new(&hub.url, fast_opts()).expect("session");
     assert_eq!(
-        s.echo(vec!["OK".into()]).await.expect("echo"),
-        vec![Value::from("OK")]
+        s.call("echo", vec!["OK".into()]).await.expect("echo"),
+        Value::Array(vec![Value::from("OK")])
     );
     let r = &hub.requests()[0];
     assert_eq!(r.header("Koji-Session-Id"), None);
@@ -245,7 +245,7 @@ async fn server_offline_is_retried_only_with_offline_retry() {
     };
     let hub = MockHub::start(answer).await;
     let s = resumed(&hub, true);
-    let err = s.get_koji_version().await.expect_err("offline");
+    let err = s.call("getKojiVersion", vec![]).await.expect_err("offline");
     assert!(err.is_fault(FaultKind::ServerOffline));
     assert_eq!(hub.requests().len(), 1);
 
@@ -267,7 +267,10 @@ async fn server_offline_is_retried_only_with_offline_retry() {
     .expect("session");
     // 5 offline answers: more than max_retries, since offline retries do
     // not count against it.
-    assert_eq!(s.get_koji_version().await.expect("back online"), "1.35.3");
+    assert_eq!(
+        s.call("getKojiVersion", vec![]).await.expect("back online"),
+        Value::from("1.35.3")
+    );
     assert_eq!(hub.requests().len(), 6);
 }
 
@@ -414,19 +417,21 @@ async fn uploads_go_in_verified_chunks() {
 }
 
 #[tokio::test]
-async fn upload_of_a_file_and_of_an_empty_file() {
+async fn upload_in_chunks_and_of_an_empty_file() {
     let hub = MockHub::start(upload_hub(false)).await;
     let s = resumed(&hub, false);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("x86_64-guest-image.log.json");
-    std::fs::write(&path, vec![7u8; 30]).expect("write");
     let opts = UploadOptions {
         blocksize: Some(10),
         ..UploadOptions::default()
     };
-    s.upload_file(&path, "osbuild-cg/abc", None, &opts)
-        .await
-        .expect("upload");
+    s.upload_bytes(
+        &[7u8; 30],
+        "osbuild-cg/abc",
+        "x86_64-guest-image.log.json",
+        &opts,
+    )
+    .await
+    .expect("upload");
     let reqs = hub.requests();
     assert_eq!(
         reqs.len(),
@@ -531,7 +536,9 @@ async fn exclusive_subsession_logout() {
         Some((99, 0))
     );
     child.call("host.getID", vec![]).await.expect("child call");
-    s.logout_child(99).await.expect("logoutChild");
+    s.call("logoutChild", vec![99.into()])
+        .await
+        .expect("logoutChild");
     s.logout().await.expect("logout");
     assert!(!s.is_logged_in());
     s.logout().await.expect("second logout is a no-op");
