@@ -17,7 +17,6 @@ fn the_local_stack_builds_and_tags_an_image() {
 
     for line in [
         "Created task: 1",
-        "1 osbuildImage (noarch) completed successfully",
         "task 1:   CLOSED",
         "build:    demo-image-42-1 (id 1, COMPLETE)",
         "tagged:   fedora42-candidate has demo-image-42-1",
@@ -33,9 +32,24 @@ fn the_local_stack_builds_and_tags_an_image() {
             "missing {line:?} in:\n{stdout}"
         );
     }
-    let result = stdout
-        .lines()
-        .find(|l| l.starts_with("{'composer': {'server': 'http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no task result line in:\n{stdout}"));
-    assert!(result.ends_with("'koji': {'build': 1}}"), "{result}");
+    // The watch shows the compose's progress, the tagBuild child and,
+    // at the end, the build and where it went.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("Task 1 osbuildImage demo-image-42: compose ")
+            && l.ends_with("(x86_64 success)")),
+        "no compose progress in:\n{stdout}"
+    );
+    assert!(
+        lines.contains(&"Task 2 tagBuild: closed on builder.local")
+            || lines.contains(&"Task 2 tagBuild: open on builder.local"),
+        "no tagBuild child in:\n{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "Task 1 osbuildImage demo-image-42: closed: build demo-image-42-1, \
+             tagged into fedora42-candidate (compose "
+        )),
+        "no end line in:\n{stdout}"
+    );
 }

@@ -69,11 +69,13 @@ fn created_task(out: &Output) -> i64 {
         .expect("task id")
 }
 
-/// The summary upstream prints before submitting, then the two task lines.
-fn expected_submit_output(hub: &TestHub, opts_repr: &str, task_id: i64) -> String {
+/// The summary printed before submitting (its last line, the opts, is
+/// upstream's pprint for `koji osbuild-image` and `opts: JSON` for
+/// `koji-osbuild image`), then the two task lines scripts read.
+fn expected_submit_output(hub: &TestHub, opts_line: &str, task_id: i64) -> String {
     format!(
         "name: demo-image\nversion: 42\ndistro: fedora-42\narches: x86_64\n\
-         target: fedora42-candidate\nimage type: guest-image\n{opts_repr}\n\
+         target: fedora42-candidate\nimage type: guest-image\n{opts_line}\n\
          Created task: {task_id}\nTask info: {}/taskinfo?taskID={task_id}\n",
         hub.weburl
     )
@@ -157,7 +159,7 @@ async fn image_over_http_with_password_creates_the_task() {
     let task_id = created_task(&out);
     assert_eq!(
         out.stdout,
-        expected_submit_output(&hub, "{'release': '1'}", task_id)
+        expected_submit_output(&hub, r#"opts: {"release":"1"}"#, task_id)
     );
     assert_osbuild_task(
         &hub,
@@ -169,7 +171,7 @@ async fn image_over_http_with_password_creates_the_task() {
 }
 
 #[tokio::test]
-async fn koji_cli_plugin_prints_the_same_and_creates_the_same_task() {
+async fn koji_cli_plugin_and_koji_osbuild_create_the_same_task() {
     let hub = TestHub::start();
     let home = Home::new();
     home.koji_config(&password_profile(&hub));
@@ -194,11 +196,12 @@ async fn koji_cli_plugin_prints_the_same_and_creates_the_same_task() {
         .success();
 
     let (ours_id, theirs_id) = (created_task(&ours), created_task(&theirs));
-    let opts_repr = "{'repo': [{'baseurl': 'https://first.repo/$arch', 'package_sets': ['a', 'b']},\n          {'baseurl': 'https://second.repo'}],\n 'skip_tag': True}";
+    let opts_json = r#"opts: {"repo":[{"baseurl":"https://first.repo/$arch","package_sets":["a","b"]},{"baseurl":"https://second.repo"}],"skip_tag":true}"#;
     assert_eq!(
         ours.stdout,
-        expected_submit_output(&hub, opts_repr, ours_id)
+        expected_submit_output(&hub, opts_json, ours_id)
     );
+    let opts_repr = "{'repo': [{'baseurl': 'https://first.repo/$arch', 'package_sets': ['a', 'b']},\n          {'baseurl': 'https://second.repo'}],\n 'skip_tag': True}";
     assert_eq!(
         theirs.stdout,
         expected_submit_output(&hub, opts_repr, theirs_id)
@@ -511,38 +514,72 @@ async fn wait_watches_the_task_and_prints_its_result() {
     );
     let out = out.success();
     let lines = out.stdout_lines();
-    assert!(
-        lines.contains(&"Watching tasks (this may be safely interrupted)..."),
-        "{out:#?}"
-    );
     // The first state the watcher sees depends on how fast the host takes
-    // the task: any of these, right after the "Watching" line.
-    let watching = lines
+    // the task: any of these, right after the Task info line.
+    let info = lines
         .iter()
-        .position(|l| l.starts_with("Watching tasks"))
-        .expect("watching line");
+        .position(|l| l.starts_with("Task info: "))
+        .expect("Task info line");
     assert!(
         [
-            "1 osbuildImage (noarch): free",
-            "1 osbuildImage (noarch): assigned (builder.local)",
-            "1 osbuildImage (noarch): open (builder.local)",
+            "Task 1 osbuildImage demo-image-42: free",
+            "Task 1 osbuildImage demo-image-42: assigned on builder.local",
+            "Task 1 osbuildImage demo-image-42: open on builder.local",
         ]
-        .contains(&lines[watching + 1]),
+        .contains(&lines[info + 1]),
         "{out:#?}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("1 osbuildImage (noarch): ") && l.ends_with("-> closed")),
+        lines.contains(&"Task 1 osbuildImage demo-image-42: open on builder.local"),
         "{out:#?}"
     );
-    assert!(
-        lines.contains(&"1 osbuildImage (noarch) completed successfully"),
-        "{out:#?}"
-    );
+    // The result names build 7, which this hub does not have.
     assert_eq!(
         lines.last().copied(),
-        Some("{'composer': {'server': 'https://composer.example', 'id': 'c-1'}, 'koji': {'build': 7}}")
+        Some("Task 1 osbuildImage demo-image-42: closed: build 7 (not on the hub), not tagged (compose c-1)"),
+        "{out:#?}"
+    );
+}
+
+/// `--json`: one object per line, the created task first and the result last.
+#[tokio::test]
+async fn json_output_is_one_object_per_line() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+    let args = as_user("kojiuser", "kojipass", &["--poll-interval", "1"]);
+    let args = [args.as_slice(), &image_args(&["--wait", "--json"])].concat();
+    let (out, ()) = tokio::join!(
+        home.koji_osbuild(&args),
+        run_task_as_host(&hub, Some(upstream_result())),
+    );
+    let out = out.success();
+    let events: Vec<serde_json::Value> = out
+        .stdout_lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(
+        events.first(),
+        Some(&serde_json::json!({
+            "event": "created",
+            "task_id": 1,
+            "url": format!("{}/taskinfo?taskID=1", hub.weburl)
+        }))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "task" && e["state"] == "open" && e["host"] == "builder.local"),
+        "{events:#?}"
+    );
+    let done = events.last().expect("events");
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["state"], "closed");
+    assert_eq!(done["result"], koji::value_to_json(&upstream_result()));
+    assert_eq!(
+        done["build"],
+        serde_json::json!({"id": 7, "nvr": null, "tags": []})
     );
 }
 
@@ -564,8 +601,9 @@ async fn a_failed_task_makes_watch_exit_non_zero() {
         run_task_as_host(&hub, None),
     );
     assert_eq!(out.code, 1, "{out:#?}");
-    assert!(
-        out.stdout.contains("1 osbuildImage (noarch) failed"),
+    assert_eq!(
+        out.stdout_lines().last().copied(),
+        Some("Task 1 osbuildImage demo-image-42: failed: BuildError: Compose failed (id: c-1)"),
         "{out:#?}"
     );
 }

@@ -340,13 +340,18 @@ impl<'a, W: Write> Watcher<'a, W> {
         let mut object = json!({"task_id": id, "state": state, "result": result});
         if let Some(build_id) = result["koji"]["build"].as_i64() {
             let build: Option<BuildInfo> = self.session.get_build(build_id, false).await?;
-            let nvr = build.and_then(|b| {
-                b.nvr
-                    .or(Some(format!("{}-{}-{}", b.name, b.version, b.release)))
-            });
-            let tags = self.tags_of(build_id).await?;
-            let nvr_text = nvr.clone().unwrap_or_else(|| format!("build {build_id}"));
-            text.push_str(&format!(": build {nvr_text}"));
+            // A build the hub does not know (deleted since) has no tags to ask for.
+            let (nvr, tags) = match build {
+                Some(b) => (
+                    Some(b.nvr.unwrap_or(format!("{}-{}-{}", b.name, b.version, b.release))),
+                    self.tags_of(build_id).await?,
+                ),
+                None => (None, Vec::new()),
+            };
+            match &nvr {
+                Some(nvr) => text.push_str(&format!(": build {nvr}")),
+                None => text.push_str(&format!(": build {build_id} (not on the hub)")),
+            }
             if tags.is_empty() {
                 text.push_str(", not tagged");
             } else {
