@@ -153,7 +153,7 @@ pub fn compose_request(
             });
         }
         if let Some(u) = upload_options {
-            ireq.upload_options = Some(composer::UploadOptions::Other(u.as_map().clone()));
+            ireq.upload_options = Some(u.as_map().clone());
         }
         image_requests.push(ireq);
     }

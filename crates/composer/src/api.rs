@@ -289,13 +289,6 @@ impl Repository {
         }
     }
 
-    /// Set the GPG key; as upstream, a key turns `check_gpg` on.
-    pub fn with_gpgkey(mut self, key: impl Into<String>) -> Self {
-        self.gpgkey = Some(key.into());
-        self.check_gpg = Some(true);
-        self
-    }
-
     pub fn with_package_sets(mut self, sets: Vec<String>) -> Self {
         self.package_sets = Some(sets);
         self
@@ -326,85 +319,11 @@ pub struct UploadTarget {
     pub upload_options: UploadOptions,
 }
 
-/// `UploadOptions`, an `anyOf` in the spec. The typed variants are for
-/// building requests; when reading JSON the first variant whose fields fit
-/// is taken (the spec itself says AWS S3 options also fit AWS EC2), and
-/// anything else is kept as [`UploadOptions::Other`]. Either way the JSON
-/// written back has exactly the keys read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum UploadOptions {
-    AwsEc2(AwsEc2UploadOptions),
-    AwsS3(AwsS3UploadOptions),
-    Gcp(GcpUploadOptions),
-    Azure(AzureUploadOptions),
-    PulpOstree(PulpOstreeUploadOptions),
-    Container(ContainerUploadOptions),
-    /// Options passed through verbatim (local, OCI, future targets).
-    Other(Map<String, Value>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AwsEc2UploadOptions {
-    pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot_name: Option<String>,
-    pub share_with_accounts: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AwsS3UploadOptions {
-    pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GcpUploadOptions {
-    pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub share_with_accounts: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AzureUploadOptions {
-    pub tenant_id: String,
-    pub subscription_id: String,
-    pub resource_group: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hyper_v_generation: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PulpOstreeUploadOptions {
-    pub basepath: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_address: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerUploadOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-}
+/// `UploadOptions`, an `anyOf` in the spec whose shapes overlap (AWS S3
+/// options also fit AWS EC2, EC2 options fit GCP): the image type, not the
+/// shape, says which cloud they are for, so they stay the JSON object they
+/// came in, written back with exactly the keys read.
+pub type UploadOptions = Map<String, Value>;
 
 /// `ComposeId`: the answer to POST /compose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -694,7 +613,6 @@ mod tests {
                 vec![
                     Repository::new("http://1.repo/x86_64"),
                     Repository::new("https://2.repo")
-                        .with_gpgkey("KEY")
                         .with_package_sets(vec!["blueprint".into()]),
                 ],
             )],
@@ -717,8 +635,8 @@ mod tests {
                     "image_type": "guest-image",
                     "repositories": [
                         {"baseurl": "http://1.repo/x86_64", "rhsm": false},
-                        {"baseurl": "https://2.repo", "rhsm": false, "gpgkey": "KEY",
-                         "check_gpg": true, "package_sets": ["blueprint"]}
+                        {"baseurl": "https://2.repo", "rhsm": false,
+                         "package_sets": ["blueprint"]}
                     ]
                 }]
             })
@@ -752,15 +670,9 @@ mod tests {
             parsed.ostree.as_ref().unwrap().ref_.as_deref(),
             Some("r/aarch64")
         );
-        assert!(matches!(
-            parsed.upload_options,
-            Some(UploadOptions::AwsEc2(_))
-        ));
         let targets = parsed.upload_targets.as_ref().unwrap();
         assert_eq!(targets[0].type_, UploadType::AwsS3);
-        assert!(matches!(targets[0].upload_options, UploadOptions::AwsS3(_)));
         assert_eq!(targets[2].type_, UploadType::Other("future".into()));
-        assert!(matches!(targets[2].upload_options, UploadOptions::Other(_)));
         assert_eq!(serde_json::to_value(&parsed).unwrap(), ireq);
     }
 
