@@ -1,8 +1,8 @@
-//! The compose commands end to end: `koji-osbuild compose`, `compose-status`
-//! and `compose-wait` (upstream's stand-alone composer client) against the
-//! composer simulator, which imports the build into the test hub. They talk
-//! to composer only, so every home here has a koji configuration that
-//! would fail if it were read.
+//! The compose commands end to end: `koji-osbuild-builder compose`,
+//! `compose-status` and `compose-wait` (upstream's stand-alone composer
+//! client) against the composer simulator, which imports the build into the
+//! test hub. They talk to composer only, so every home here has a koji
+//! configuration that would fail if it were read.
 
 use e2e::certs::Pki;
 use e2e::hub::TestHub;
@@ -68,7 +68,7 @@ async fn compose_imports_the_build_then_status_and_wait_show_it() {
     let home = home_without_koji();
 
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--url",
             &sim.url,
@@ -125,14 +125,14 @@ async fn compose_imports_the_build_then_status_and_wait_show_it() {
     );
 
     let status = home
-        .koji_osbuild(&["compose-status", &id, "--url", &sim.url])
+        .koji_osbuild_builder(&["compose-status", &id, "--url", &sim.url])
         .await
         .success();
     assert_eq!(shown(&status), shown(&out), "{status:#?}");
     assert!(!status.stdout.contains('\x1b'), "no ANSI off a terminal");
 
     let waited = home
-        .koji_osbuild(&["compose-wait", &id, "--url", &sim.url, POLL[0], POLL[1]])
+        .koji_osbuild_builder(&["compose-wait", &id, "--url", &sim.url, POLL[0], POLL[1]])
         .await
         .success();
     assert_eq!(shown(&waited), shown(&out), "{waited:#?}");
@@ -172,13 +172,13 @@ async fn compose_wait_follows_a_running_compose() {
 
     let home = home_without_koji();
     let running = home
-        .koji_osbuild(&["compose-status", &id, "--url", &sim.url])
+        .koji_osbuild_builder(&["compose-status", &id, "--url", &sim.url])
         .await
         .success();
     assert_ne!(shown(&running)[0], "status: success", "{running:#?}");
 
     let waited = home
-        .koji_osbuild(&["compose-wait", &id, "--url", &sim.url, POLL[0], POLL[1]])
+        .koji_osbuild_builder(&["compose-wait", &id, "--url", &sim.url, POLL[0], POLL[1]])
         .await
         .success();
     let lines = shown(&waited);
@@ -195,12 +195,12 @@ async fn unknown_compose_id_is_one_line_with_composers_reason() {
     let id = "123e4567-e89b-12d3-a456-426655440000";
     for command in ["compose-status", "compose-wait"] {
         let out = home
-            .koji_osbuild(&[command, id, "--url", &sim.url, POLL[0], POLL[1]])
+            .koji_osbuild_builder(&[command, id, "--url", &sim.url, POLL[0], POLL[1]])
             .await;
         assert_eq!(out.code, 1, "{out:#?}");
         let line = out.one_line_error();
         assert!(
-            line.starts_with("koji-osbuild: error: Failed to get the compose status: GET "),
+            line.starts_with("koji-osbuild-builder: Failed to get the compose status: GET "),
             "{line}"
         );
         assert!(line.contains(&format!("/composes/{id}")), "{line}");
@@ -219,7 +219,7 @@ async fn bad_image_type_is_composers_400() {
     let sim = ComposerSim::start(&hub, &[]);
     let home = home_without_koji();
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--url",
             &sim.url,
@@ -237,7 +237,7 @@ async fn bad_image_type_is_composers_400() {
     assert_eq!(out.code, 1, "{out:#?}");
     let line = out.one_line_error();
     assert!(
-        line.starts_with("koji-osbuild: error: Failed to create the compose request: POST "),
+        line.starts_with("koji-osbuild-builder: Failed to create the compose request: POST "),
         "{line}"
     );
     assert!(
@@ -259,7 +259,7 @@ async fn failed_compose_exits_1() {
     );
     let home = home_without_koji();
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--url",
             &sim.url,
@@ -286,12 +286,12 @@ async fn failed_compose_exits_1() {
 
     let id = compose_id(&out);
     let waited = home
-        .koji_osbuild(&["compose-wait", &id, "--url", &sim.url, POLL[0], POLL[1]])
+        .koji_osbuild_builder(&["compose-wait", &id, "--url", &sim.url, POLL[0], POLL[1]])
         .await;
     assert_eq!(waited.code, 1, "{waited:#?}");
     assert_eq!(shown(&waited), lines);
     let status = home
-        .koji_osbuild(&["compose-status", &id, "--url", &sim.url])
+        .koji_osbuild_builder(&["compose-status", &id, "--url", &sim.url])
         .await
         .success();
     assert_eq!(shown(&status), lines);
@@ -313,7 +313,7 @@ async fn client_certificate_and_ca() {
     let ca = ca.to_string_lossy().into_owned();
 
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--url",
             &sim.url,
@@ -343,7 +343,7 @@ async fn client_certificate_and_ca() {
     // The combined PEM works as well.
     let id = compose_id(&out);
     let combined = client.combined().to_string_lossy().into_owned();
-    home.koji_osbuild(&[
+    home.koji_osbuild_builder(&[
         "compose-status",
         &id,
         "--url",
@@ -357,7 +357,7 @@ async fn client_certificate_and_ca() {
     .success();
 
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--url",
             &sim.url,
@@ -378,7 +378,7 @@ async fn client_certificate_and_ca() {
         .await;
     let line = out.one_line_error();
     assert!(
-        line.starts_with("koji-osbuild: error: POST https://"),
+        line.starts_with("koji-osbuild-builder: POST https://"),
         "{line}"
     );
     assert!(
@@ -388,7 +388,7 @@ async fn client_certificate_and_ca() {
 
     // Without --ca composer's certificate is not trusted.
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--url",
             &sim.url,
@@ -445,7 +445,7 @@ async fn builder_conf_with_oauth() {
     let home = home_without_koji();
     let conf = oauth_builder_conf(&home, &sim, &hub, "s3cr3t-value");
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose",
             "--config",
             &conf,
@@ -471,24 +471,24 @@ async fn builder_conf_with_oauth() {
     );
 
     let id = compose_id(&out);
-    home.koji_osbuild(&["compose-status", &id, "--config", &conf])
+    home.koji_osbuild_builder(&["compose-status", &id, "--config", &conf])
         .await
         .success();
 
     // Without the token, composer says no.
     let out = home
-        .koji_osbuild(&["compose-status", &id, "--url", &sim.url])
+        .koji_osbuild_builder(&["compose-status", &id, "--url", &sim.url])
         .await;
     let line = out.one_line_error();
     assert!(line.contains("returned 401"), "{line}");
 
     let wrong = oauth_builder_conf(&home, &sim, &hub, "wrong-secret");
     let out = home
-        .koji_osbuild(&["compose-status", &id, "--config", &wrong])
+        .koji_osbuild_builder(&["compose-status", &id, "--config", &wrong])
         .await;
     let line = out.one_line_error();
     assert!(
-        line.starts_with("koji-osbuild: error: Failed to authenticate via SSO/OAuth"),
+        line.starts_with("koji-osbuild-builder: Failed to authenticate via SSO/OAuth"),
         "{line}"
     );
     assert!(!out.stderr.contains("wrong-secret"), "{out:#?}");
@@ -499,7 +499,7 @@ async fn builder_conf_with_oauth() {
 async fn missing_builder_conf_is_one_line() {
     let home = home_without_koji();
     let out = home
-        .koji_osbuild(&[
+        .koji_osbuild_builder(&[
             "compose-status",
             "x",
             "--config",
@@ -508,7 +508,7 @@ async fn missing_builder_conf_is_one_line() {
         .await;
     let line = out.one_line_error();
     assert!(
-        line.starts_with("koji-osbuild: error: cannot read config file /nonexistent/builder.conf"),
+        line.starts_with("koji-osbuild-builder: cannot read config file /nonexistent/builder.conf"),
         "{line}"
     );
 }

@@ -1,7 +1,8 @@
-//! `koji-osbuild doctor` against the real test hub, composer simulator and
-//! builder: a healthy setup passes (while the builder runs, and without
-//! disturbing it), and each broken setting fails its own check with a line
-//! that names what to fix.
+//! `koji-osbuild-builder doctor` against the real test hub, composer
+//! simulator and builder: a healthy setup passes (while the builder runs,
+//! and without disturbing it), and each broken setting fails its own check
+//! with a line that names what to fix. `koji-osbuild doctor` checks the
+//! submitting side.
 
 use std::path::Path;
 use std::time::Duration;
@@ -46,7 +47,7 @@ fn conf(hub: &TestHub, composer: &str, host_keys: Option<&str>, extra: &str) -> 
 async fn doctor(home: &Home, conf: &str) -> Output {
     let path = home.file("builder.conf", conf);
     let path = path.to_str().expect("UTF-8 temp path");
-    home.koji_osbuild(&["doctor", "--builder-config", path])
+    home.koji_osbuild_builder(&["doctor", "--config", path])
         .await
 }
 
@@ -471,8 +472,11 @@ async fn unusable_config() {
     }
 }
 
-/// `doctor --client`: the koji profile `koji-osbuild image` would use.
+/// `koji-osbuild doctor`: the koji profile `koji-osbuild image` would use.
 /// kojiuser may request images; nobody logs in but lacks the permission.
+/// `--client` (what it checked before the builder host's checks moved) is
+/// still accepted; the builder host's options get one line saying where
+/// those checks are now.
 #[tokio::test(flavor = "multi_thread")]
 async fn client_side() {
     let hub = TestHub::start();
@@ -514,10 +518,37 @@ async fn client_side() {
         check(&out, "image permission"),
         ('-', "skipped (not logged in)")
     );
+
+    let with_client = home
+        .koji_osbuild(&[
+            "--user",
+            "kojiuser",
+            "--password",
+            "kojipass",
+            "doctor",
+            "--client",
+        ])
+        .await;
+    assert_eq!(with_client.code, 0, "{with_client:#?}");
+    assert_eq!(with_client.stdout_lines().len(), 5, "{with_client:#?}");
+
+    let moved = home
+        .koji_osbuild(&[
+            "doctor",
+            "--builder-config",
+            "/etc/koji-osbuild/builder.conf",
+        ])
+        .await;
+    assert_eq!(
+        moved.one_line_error(),
+        "koji-osbuild: error: the builder host's checks moved: run `koji-osbuild-builder \
+         doctor [--config FILE]... [--kojid-config FILE]` on the builder host"
+    );
+    assert!(moved.stdout.is_empty(), "{moved:#?}");
 }
 
 async fn client_doctor(home: &Home, user: &str, password: &str) -> Output {
-    home.koji_osbuild(&["--user", user, "--password", password, "doctor", "--client"])
+    home.koji_osbuild(&["--user", user, "--password", password, "doctor"])
         .await
 }
 

@@ -1,6 +1,7 @@
-//! Running the real command-line programs: `koji-osbuild` and the `koji`
-//! CLI (from the venv, with our plugin), each with a private HOME so that
-//! no koji configuration of the machine leaks into a test.
+//! Running the real command-line programs: `koji-osbuild`, the builder's
+//! tools and the `koji` CLI (from the venv, with our plugin), each with a
+//! private HOME so that no koji configuration of the machine leaks into a
+//! test.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -85,6 +86,12 @@ impl Home {
     /// Run `koji-osbuild ARGS`.
     pub async fn koji_osbuild(&self, args: &[&str]) -> Output {
         self.run(workspace_bin("koji-osbuild"), &[], args).await
+    }
+
+    /// Run `koji-osbuild-builder ARGS`: its doctor and compose commands.
+    pub async fn koji_osbuild_builder(&self, args: &[&str]) -> Output {
+        self.run(workspace_bin("koji-osbuild-builder"), &[], args)
+            .await
     }
 
     /// Run the real `koji` CLI with our plugin (`koji ARGS`).

@@ -1,10 +1,30 @@
-//! The builder's configuration: builder.conf exactly as upstream documents
-//! it (`[composer]`, `[composer:oauth]`, `[koji]`, read by
-//! [`composer::BuilderConfig`]), plus a `[builder]` section with what a
-//! Koji host needs. A kojid.conf (`[kojid]`) may provide those host keys
-//! instead, so that a kojid host can switch over; `[builder]` wins.
+//! builder.conf, read once into types: upstream's `[composer]`,
+//! `[composer:oauth]` and `[koji]` (how to reach composer, filled into
+//! [`composer::ClientOptions`], and the hub composer imports into), and a
+//! `[builder]` section with what a Koji host needs. A kojid.conf
+//! (`[kojid]`) may provide those host keys instead, so that a kojid host
+//! can switch over; `[builder]` wins. This is the only code that reads
+//! builder.conf: the daemon, `doctor` and the compose commands all go
+//! through it, so they cannot read the file differently.
+//!
+//! Files are read like upstream's `configparser.read(DEFAULT_CONFIG_FILES)`:
+//! in order, later files winning key by key, missing files skipped.
 //!
 //! ```ini
+//! [composer]
+//! server = https://composer.example.com       ; default: https://localhost
+//! ssl_cert = /etc/koji-osbuild/c.pem, /etc/koji-osbuild/c.key   ; or one combined PEM
+//! ssl_verify = /etc/koji-osbuild/ca.pem       ; True (default), False, a CA file or directory
+//! proxy = http://squid.example.com:3128       ; for composer and token requests
+//!
+//! [composer:oauth]                            ; instead of (or with) ssl_cert
+//! client_id = koji-osbuild
+//! client_secret = …
+//! token_url = https://sso.example.com/token
+//!
+//! [koji]
+//! server = https://koji.example.com/kojihub   ; the hub composer imports into
+//!
 //! [builder]
 //! server = https://koji.example.com/kojihub   ; default: [koji] server
 //! topurl = https://koji.example.com/kojifiles
@@ -62,39 +82,43 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use composer::config::BuilderConfig;
+use composer::{ClientCert, ClientOptions, OAuthCredentials, RetryPolicy, Secret, SslVerify};
 use pyini::{Ini, IniError};
 
-/// Sections this module reads.
-pub const BUILDER_SECTION: &str = "builder";
-pub const KOJID_SECTION: &str = "kojid";
+/// Where upstream's builder plugin looks for builder.conf, in reading order.
+pub const DEFAULT_CONFIG_FILES: [&str; 2] = [
+    "/usr/share/koji-osbuild/builder.conf",
+    "/etc/koji-osbuild/builder.conf",
+];
 
-/// kojid's default `sleeptime`.
-pub const DEFAULT_SLEEPTIME: Duration = Duration::from_secs(15);
-/// Tasks at once unless configured (kojid's default `maxjobs`).
-pub const DEFAULT_CAPACITY: usize = 10;
-/// kojid's default `max_retries` (the koji library's is 30).
-pub const DEFAULT_MAX_RETRIES: u32 = 120;
-/// kojid's default `retry_interval` (the koji library's is 20 s).
-pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(60);
-/// kojid's default `offline_retry_interval`.
-pub const DEFAULT_OFFLINE_RETRY_INTERVAL: Duration = Duration::from_secs(120);
+/// Upstream's defaults for `[composer] server` and `[koji] server`.
+const DEFAULT_COMPOSER_URL: &str = "https://localhost";
+const DEFAULT_KOJIHUB_URL: &str = "https://localhost/kojihub";
+/// kojid's defaults: `sleeptime`, `maxjobs`, `max_retries` (the koji
+/// library's is 30), `retry_interval` (the library's is 20 s),
+/// `offline_retry_interval`.
+const DEFAULT_SLEEPTIME: Duration = Duration::from_secs(15);
+const DEFAULT_CAPACITY: usize = 10;
+const DEFAULT_MAX_RETRIES: u32 = 120;
+const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(60);
+const DEFAULT_OFFLINE_RETRY_INTERVAL: Duration = Duration::from_secs(120);
 /// How long composer may fail in a row before a task gives up: 30 min.
-pub const DEFAULT_COMPOSER_OUTAGE_TIMEOUT: Duration = Duration::from_secs(1800);
+const DEFAULT_COMPOSER_OUTAGE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// How long a compose may run: a day.
-pub const DEFAULT_COMPOSE_TIMEOUT: Duration = Duration::from_secs(86400);
+const DEFAULT_COMPOSE_TIMEOUT: Duration = Duration::from_secs(86400);
 
-/// A configuration the builder cannot run with; names the file and key.
+/// A configuration that cannot be used. Each names the file (and key) to
+/// fix; none carries a secret value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(transparent)]
-    BuilderConf(#[from] composer::ConfigError),
-    #[error("cannot read kojid config {}: {source}", path.display())]
-    ReadKojid {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error("config file {} is not valid UTF-8", path.display())]
+    Encoding { path: PathBuf },
     #[error("invalid config: {0}")]
     Syntax(#[from] IniError),
     #[error("invalid '{key}' in [{section}] of {file}: {reason}")]
@@ -103,6 +127,13 @@ pub enum ConfigError {
         section: String,
         key: String,
         reason: String,
+    },
+    #[error("[{section}] in {files} is missing '{key}'")]
+    MissingKey {
+        /// The files that have a `[section]` header.
+        files: String,
+        section: String,
+        key: String,
     },
     #[error("no Koji host credentials: set 'cert' or 'user' and 'password' in [builder] of {files} (or in [kojid] of --kojid-config)")]
     NoCredentials { files: String },
@@ -144,8 +175,11 @@ impl fmt::Debug for HostAuth {
 /// Everything the daemon runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// builder.conf as upstream reads it (composer, OAuth, `[koji] server`).
-    pub builder_conf: BuilderConfig,
+    /// How to reach composer (`[composer]`, `[composer:oauth]`), with the
+    /// daemon's retry policy.
+    pub composer: ClientOptions,
+    /// `[koji] server`: the hub composer imports the builds into.
+    pub koji_server: String,
     /// The hub the host loop talks to.
     pub hub: String,
     /// The hub's file URL (kojid `topurl`), for the build tag's repo URL.
@@ -176,9 +210,158 @@ pub struct Settings {
     pub composer_outage_timeout: Duration,
     /// How long a compose may run before it is canceled; `None`: no limit.
     pub compose_timeout: Option<Duration>,
+    /// builder.conf as read: doctor's hints name the file a key is in.
+    conf: Conf,
 }
 
-/// One place a key came from, for error messages.
+/// The builder.conf files as read.
+#[derive(Debug, Clone)]
+struct Conf {
+    ini: Ini,
+    files: Vec<PathBuf>,
+}
+
+impl Conf {
+    /// Read `paths` in order; later files override earlier ones key by
+    /// key. A missing file is skipped (as `configparser.read` does) unless
+    /// `must_exist`; one that exists but cannot be read is an error.
+    fn read<P: AsRef<Path>>(paths: &[P], must_exist: bool) -> Result<Conf, ConfigError> {
+        let mut conf = Conf {
+            ini: Ini::new(),
+            files: Vec::new(),
+        };
+        for path in paths {
+            let path = path.as_ref();
+            match read_into(&mut conf.ini, path) {
+                Err(ConfigError::Read { source, .. })
+                    if !must_exist && source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    tracing::debug!(path = %path.display(), "config file not present, skipped");
+                }
+                Err(e) => return Err(e),
+                Ok(()) => conf.files.push(path.to_path_buf()),
+            }
+        }
+        Ok(conf)
+    }
+
+    fn files_display(&self) -> String {
+        let files: Vec<String> = self.files.iter().map(|p| p.display().to_string()).collect();
+        if files.is_empty() {
+            "builder.conf".to_string()
+        } else {
+            files.join(" and ")
+        }
+    }
+
+    fn section(&self, section: &'static str) -> Source<'_> {
+        Source {
+            ini: &self.ini,
+            section,
+            fallback_file: self.files_display(),
+        }
+    }
+
+    /// `[composer]`, `[composer:oauth]` and `[koji] server`, as upstream's
+    /// builder plugin reads them.
+    fn composer(&self) -> Result<(ClientOptions, String), ConfigError> {
+        let c = self.section("composer");
+        // Upstream tests `"ssl_cert" in composer`, so an empty value is
+        // still "set" and then fails; we say so instead of failing at
+        // connect time.
+        let ssl_cert = match c.get("ssl_cert")? {
+            None => None,
+            Some(v) => Some(parse_cert(&v).map_err(|e| c.invalid("ssl_cert", e))?),
+        };
+        let ssl_verify = match c.get("ssl_verify")? {
+            None => SslVerify::Enabled,
+            Some(v) => parse_verify(&v).map_err(|e| c.invalid("ssl_verify", e))?,
+        };
+        let oauth = if self.ini.has_section("composer:oauth") {
+            let o = self.section("composer:oauth");
+            Some(OAuthCredentials {
+                client_id: o.required("client_id")?,
+                client_secret: Secret::new(o.required("client_secret")?),
+                token_url: o.required("token_url")?,
+            })
+        } else {
+            None
+        };
+        let server = c.get("server")?;
+        let options = ClientOptions {
+            ssl_cert,
+            ssl_verify,
+            // Upstream: `if proxy:` - an empty value means no proxy.
+            proxy: c.nonempty("proxy")?,
+            oauth,
+            retry: RetryPolicy::BUILDER,
+            ..ClientOptions::new(server.unwrap_or_else(|| DEFAULT_COMPOSER_URL.into()))
+        };
+        let koji_server = self.section("koji").get("server")?;
+        Ok((
+            options,
+            koji_server.unwrap_or_else(|| DEFAULT_KOJIHUB_URL.into()),
+        ))
+    }
+}
+
+/// Read one file into `ini`.
+fn read_into(ini: &mut Ini, path: &Path) -> Result<(), ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::Encoding {
+        path: path.to_path_buf(),
+    })?;
+    Ok(ini.read_str(&text, path)?)
+}
+
+/// `ssl_cert` (and the compose commands' `--cert`) as upstream's
+/// `Client.parse_certs` reads it, in its words: split on `,`, each part
+/// stripped; one part is a combined PEM file, two are cert and key.
+pub fn parse_cert(value: &str) -> Result<ClientCert, String> {
+    let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+    match parts[..] {
+        [one] if !one.is_empty() => Ok(ClientCert::Combined(one.into())),
+        [cert, key] if !cert.is_empty() && !key.is_empty() => Ok(ClientCert::Pair {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        // Upstream would hand an empty path to requests and fail on the
+        // first connection; saying it now names the key instead.
+        [_] | [_, _] => Err(format!("Invalid cert string '{value}' (empty path)")),
+        _ => Err(format!(
+            "Invalid cert string '{value}' ({} certs)",
+            parts.len()
+        )),
+    }
+}
+
+/// `ssl_verify` as upstream reads it: a configparser boolean, else a CA
+/// file or directory.
+fn parse_verify(value: &str) -> Result<SslVerify, String> {
+    match pyini::parse_bool(value) {
+        Some(true) => Ok(SslVerify::Enabled),
+        Some(false) => Ok(SslVerify::Disabled),
+        // requests would treat "" as falsy and silently skip verification;
+        // an empty value is far more likely a mistake than a wish.
+        None if value.is_empty() => {
+            Err("is empty (use True, False, or a CA file or directory)".to_string())
+        }
+        None => Ok(SslVerify::CaPath(value.into())),
+    }
+}
+
+/// `[composer]`, `[composer:oauth]` and `[koji] server` of the builder.conf
+/// files `paths`, all of which must exist: the compose commands, which
+/// need no `[builder]` section.
+pub fn composer_settings(paths: &[PathBuf]) -> Result<(ClientOptions, String), ConfigError> {
+    Conf::read(paths, true)?.composer()
+}
+
+/// One section of one configuration: typed values, and errors that name
+/// the file a bad value came from.
 struct Source<'a> {
     ini: &'a Ini,
     section: &'static str,
@@ -186,6 +369,7 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// The value (interpolated like configparser, `[DEFAULT]` applies).
     fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
         Ok(self.ini.get(self.section, key)?)
     }
@@ -203,6 +387,33 @@ impl Source<'_> {
             section: self.section.to_string(),
             key: key.to_string(),
             reason,
+        }
+    }
+
+    /// A key the section cannot do without.
+    fn required(&self, key: &str) -> Result<String, ConfigError> {
+        match self.get(key)? {
+            Some(v) if !v.is_empty() => Ok(v),
+            Some(_) => Err(self.invalid(key, "is empty".to_string())),
+            None => {
+                let mut files: Vec<String> = Vec::new();
+                for header in self
+                    .ini
+                    .section(self.section)
+                    .into_iter()
+                    .flat_map(|s| &s.headers)
+                {
+                    let file = header.file.display().to_string();
+                    if !files.contains(&file) {
+                        files.push(file);
+                    }
+                }
+                Err(ConfigError::MissingKey {
+                    files: files.join(" and "),
+                    section: self.section.to_string(),
+                    key: key.to_string(),
+                })
+            }
         }
     }
 
@@ -267,56 +478,27 @@ impl Source<'_> {
 
 impl Settings {
     /// Read builder.conf from `builder_paths` (later files win, missing
-    /// files skipped, as upstream) and, if given, a kojid.conf.
+    /// files skipped, as upstream) and, if given, a kojid.conf, which must
+    /// exist.
     pub fn load<P: AsRef<Path>>(
         builder_paths: &[P],
         kojid_conf: Option<&Path>,
     ) -> Result<Settings, ConfigError> {
-        let builder_conf = BuilderConfig::load(builder_paths)?;
+        let conf = Conf::read(builder_paths, false)?;
+        let (composer, koji_server) = conf.composer()?;
+        let mut kojid_ini = Ini::new();
         let kojid = match kojid_conf {
             None => None,
             Some(path) => {
-                // An explicitly named kojid.conf must exist.
-                let text = std::fs::read(path).map_err(|source| ConfigError::ReadKojid {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                let text = String::from_utf8_lossy(&text);
-                let mut ini = Ini::new();
-                ini.read_str(&text, path)?;
-                Some((ini, path.display().to_string()))
+                read_into(&mut kojid_ini, path)?;
+                Some(Source {
+                    ini: &kojid_ini,
+                    section: "kojid",
+                    fallback_file: path.display().to_string(),
+                })
             }
         };
-        Self::from_parts(builder_conf, kojid.as_ref().map(|(i, f)| (i, f.as_str())))
-    }
-
-    /// Build from an already read builder.conf and kojid.conf.
-    pub fn from_parts(
-        builder_conf: BuilderConfig,
-        kojid: Option<(&Ini, &str)>,
-    ) -> Result<Settings, ConfigError> {
-        let builder_files = {
-            let files: Vec<String> = builder_conf
-                .files_read()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            if files.is_empty() {
-                "builder.conf".to_string()
-            } else {
-                files.join(" and ")
-            }
-        };
-        let builder = Source {
-            ini: builder_conf.ini(),
-            section: BUILDER_SECTION,
-            fallback_file: builder_files.clone(),
-        };
-        let kojid = kojid.map(|(ini, file)| Source {
-            ini,
-            section: KOJID_SECTION,
-            fallback_file: file.to_string(),
-        });
+        let builder = conf.section("builder");
         // [builder] first, then [kojid]; each value is checked where it was
         // found so the error names that file.
         let sources: Vec<&Source> = std::iter::once(&builder).chain(kojid.as_ref()).collect();
@@ -335,7 +517,7 @@ impl Settings {
             }};
         }
 
-        let hub = first!(nonempty, "server").unwrap_or_else(|| builder_conf.koji.server.clone());
+        let hub = first!(nonempty, "server").unwrap_or_else(|| koji_server.clone());
         let topurl = first!(nonempty, "topurl");
         let serverca = first!(nonempty, "serverca").map(PathBuf::from);
         let sleeptime = first!(seconds, "sleeptime").unwrap_or(DEFAULT_SLEEPTIME);
@@ -381,12 +563,13 @@ impl Settings {
                 break;
             }
         }
-        let auth = auth.ok_or(ConfigError::NoCredentials {
-            files: builder_files,
+        let auth = auth.ok_or_else(|| ConfigError::NoCredentials {
+            files: conf.files_display(),
         })?;
 
         Ok(Settings {
-            builder_conf,
+            composer,
+            koji_server,
             hub,
             topurl,
             auth,
@@ -401,7 +584,20 @@ impl Settings {
             offline_retry_interval,
             composer_outage_timeout,
             compose_timeout,
+            conf,
         })
+    }
+
+    /// The builder.conf files that were read, in order.
+    pub fn files_read(&self) -> &[PathBuf] {
+        &self.conf.files
+    }
+
+    /// The builder.conf file that set `key` in `section`, for messages that
+    /// say where to fix something.
+    pub fn origin(&self, section: &str, key: &str) -> Option<&Path> {
+        let entry = self.conf.ini.entry(section, key)?;
+        Some(&entry.origin.file)
     }
 
     /// Koji client options for the hub session.
@@ -637,5 +833,134 @@ mod tests {
             e.contains("force_exclusive") && !e.contains("hunter2"),
             "{e}"
         );
+    }
+
+    /// [composer], [composer:oauth] and [koji] of one file that must exist.
+    fn composer_part(dir: &Path, text: &str) -> Result<(ClientOptions, String), ConfigError> {
+        composer_settings(&[write(dir, "builder.conf", text)])
+    }
+
+    #[test]
+    fn upstream_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.conf", "[builder]\nuser = a\npassword = p\n");
+        let s = Settings::load(&[dir.path().join("nope.conf"), a.clone()], None).unwrap();
+        assert_eq!(s.composer.server, "https://localhost");
+        assert_eq!(s.koji_server, "https://localhost/kojihub");
+        assert_eq!(s.hub, "https://localhost/kojihub", "[koji] server");
+        assert_eq!(s.composer.ssl_cert, None);
+        assert_eq!(s.composer.ssl_verify, SslVerify::Enabled);
+        assert_eq!(s.composer.proxy, None);
+        assert!(s.composer.oauth.is_none());
+        assert_eq!(s.composer.retry, RetryPolicy::BUILDER);
+        assert_eq!(s.files_read(), [a]);
+    }
+
+    #[test]
+    fn upstream_readme_example() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, koji) = composer_part(
+            dir.path(),
+            "[composer]\n\
+             # The host, port and transport\n\
+             server = https://composer.osbuild.org\n\
+             ssl_cert = /share/worker-crt.pem, /share/worker-key.pem\n\
+             ssl_verify = /share/worker-ca.pem\n\
+             proxy = http://squid.example.com:3128\n\
+             \n\
+             [composer:oauth]\n\
+             client_id = koji\n\
+             client_secret = s3cr3t-value\n\
+             token_url = https://localhost:8081/token\n\
+             \n\
+             [koji]\n\
+             server = https://koji.fedoraproject.org/kojihub\n",
+        )
+        .unwrap();
+        assert_eq!(c.server, "https://composer.osbuild.org");
+        assert_eq!(
+            c.ssl_cert,
+            Some(ClientCert::Pair {
+                cert: "/share/worker-crt.pem".into(),
+                key: "/share/worker-key.pem".into()
+            })
+        );
+        assert_eq!(
+            c.ssl_verify,
+            SslVerify::CaPath("/share/worker-ca.pem".into())
+        );
+        assert_eq!(c.proxy.as_deref(), Some("http://squid.example.com:3128"));
+        let oauth = c.oauth.as_ref().unwrap();
+        assert_eq!(oauth.client_id, "koji");
+        assert_eq!(oauth.client_secret.expose(), "s3cr3t-value");
+        assert_eq!(oauth.token_url, "https://localhost:8081/token");
+        assert_eq!(koji, "https://koji.fedoraproject.org/kojihub");
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+    }
+
+    #[test]
+    fn ssl_verify_and_ssl_cert_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, want) in [
+            ("True", SslVerify::Enabled),
+            ("on", SslVerify::Enabled),
+            ("1", SslVerify::Enabled),
+            ("NO", SslVerify::Disabled),
+            ("off", SslVerify::Disabled),
+            ("/a/ca", SslVerify::CaPath("/a/ca".into())),
+        ] {
+            let (c, _) =
+                composer_part(dir.path(), &format!("[composer]\nssl_verify = {text}\n")).unwrap();
+            assert_eq!(c.ssl_verify, want, "{text}");
+        }
+        assert_eq!(
+            parse_cert("/a/cert").unwrap(),
+            ClientCert::Combined("/a/cert".into())
+        );
+        assert_eq!(
+            parse_cert(" /c.pem ,/k.pem  ").unwrap(),
+            ClientCert::Pair {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            }
+        );
+        assert_eq!(
+            parse_cert("/c, ").unwrap_err(),
+            "Invalid cert string '/c, ' (empty path)"
+        );
+        let (c, _) = composer_part(dir.path(), "[composer]\nproxy =\n").unwrap();
+        assert_eq!(c.proxy, None, "an empty proxy is none");
+    }
+
+    #[test]
+    fn bad_composer_keys_name_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("builder.conf").display().to_string();
+        let e = composer_part(dir.path(), "[composer]\nssl_cert = 1, 2, 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("invalid 'ssl_cert' in [composer] of {path}: Invalid cert string '1, 2, 3' (3 certs)")
+        );
+        let e = composer_part(dir.path(), "[composer]\nssl_verify =\n").unwrap_err();
+        assert!(e.to_string().contains("'ssl_verify'"), "{e}");
+        let e = composer_part(
+            dir.path(),
+            "[composer:oauth]\nclient_id = koji\ntoken_url = https://sso/token\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("[composer:oauth] in {path} is missing 'client_secret'")
+        );
+        // a file named for the compose commands must exist
+        let e = composer_settings(&[dir.path().join("nope.conf")]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("cannot read config file ")
+                && e.to_string().contains("nope.conf"),
+            "{e}"
+        );
+        // one that exists but cannot be read is an error for the daemon too
+        let e = Settings::load(&[dir.path()], None).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }), "{e}");
     }
 }

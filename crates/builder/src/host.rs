@@ -147,8 +147,7 @@ impl Builder {
     /// tasks a previous run of this host left behind.
     pub async fn start(settings: Settings) -> Result<Builder, HostError> {
         let hub = settings.hub.clone();
-        let composer =
-            composer::Client::from_config(&settings.builder_conf, composer::RetryPolicy::BUILDER)?;
+        let composer = composer::Client::new(settings.composer.clone())?;
         let session = ClientSession::new(&hub, settings.koji_options()).map_err(|source| {
             HostError::Session {
                 hub: hub.clone(),
@@ -472,7 +471,7 @@ impl Builder {
                 session: subsession,
                 host_session: Some(self.session.clone()),
                 composer: self.composer.clone(),
-                koji_server: self.settings.builder_conf.koji.server.clone(),
+                koji_server: self.settings.koji_server.clone(),
                 topurl: self.settings.topurl.clone(),
                 poll_interval: self.settings.compose_poll_interval,
                 waiting: waiting.clone(),

@@ -8,33 +8,40 @@
 //! the compose.json attached to each task, so no compose is lost or
 //! started twice. A configuration that does not load is logged and the
 //! daemon keeps running with the one it has.
+//!
+//! The subcommands (`doctor`, `compose`, `compose-status`, `compose-wait`)
+//! are tools for the builder host's admin, run with the same configuration.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
+use koji_osbuild_builder::cli::Command;
 use koji_osbuild_builder::{Builder, Cli, Settings};
 
+mod compose;
+mod doctor;
+
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The daemon logs at info; the tools print their own lines, so their
+    // logs stay off unless RUST_LOG asks for them.
+    let default_log = if cli.command.is_some() { "off" } else { "info" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
         )
         .init();
-    let cli = Cli::parse();
-    let paths: Vec<PathBuf> = if cli.config.is_empty() {
-        composer::config::DEFAULT_CONFIG_FILES
-            .iter()
-            .map(PathBuf::from)
-            .collect()
-    } else {
-        cli.config.clone()
-    };
-    let settings = match Settings::load(&paths, cli.kojid_config.as_deref()) {
+    if let Some(command) = cli.command {
+        return tool(command);
+    }
+    let paths = cli.config.files();
+    let settings = match Settings::load(&paths, cli.config.kojid_config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("koji-osbuild-builder: {e}");
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
     if cli.check_config {
         println!(
             "configuration OK: hub {}, composer {}",
-            settings.hub, settings.builder_conf.composer.server
+            settings.hub, settings.composer.server
         );
         return ExitCode::SUCCESS;
     }
@@ -62,7 +69,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(run(
         settings,
         &paths,
-        cli.kojid_config.as_deref(),
+        cli.config.kojid_config.as_deref(),
         reload.clone(),
     ));
     // The runtime's threads and sockets end here, before a re-exec.
@@ -73,6 +80,41 @@ fn main() -> ExitCode {
         Err(e) => {
             // Our errors carry their causes in their own message already;
             // the `{:#}` chain would repeat them.
+            eprintln!("koji-osbuild-builder: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `doctor` or a compose command: one runtime on this thread, the exit
+/// status it reports, and any error as one line.
+fn tool(command: Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("koji-osbuild-builder: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let result = runtime.block_on(async {
+        use compose::ComposeCommand;
+        let command = match command {
+            Command::Doctor(args) => return Ok(doctor::run(&args, &mut out).await),
+            Command::Compose(args) => ComposeCommand::Create(args),
+            Command::ComposeStatus(args) => ComposeCommand::Status(args),
+            Command::ComposeWait(args) => ComposeCommand::Wait(args),
+        };
+        compose::run(&command, &mut out, terminal).await
+    });
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
             eprintln!("koji-osbuild-builder: {e}");
             ExitCode::FAILURE
         }

@@ -1,10 +1,9 @@
-//! The commands, wired to the hub or to composer: what `main` runs once the
+//! The commands, wired to the hub: what `main` runs once the
 //! command line is parsed.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use crate::args::{Cli, Command, GlobalArgs, ImageArgs, WatchArgs};
-use crate::compose::{self, ComposeCommand};
 use crate::config::ConfigLocations;
 use crate::doctor;
 use crate::image;
@@ -20,27 +19,11 @@ enum KojiCommand {
 /// Run the command; `Ok` carries the exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let Cli { global, command } = cli;
-    let compose_command = match command {
-        Command::Image(args) => return run_koji(global, KojiCommand::Image(args)).await,
-        Command::Watch(args) => return run_koji(global, KojiCommand::Watch(args)).await,
-        Command::Compose(args) => ComposeCommand::Create(args),
-        Command::ComposeStatus(args) => ComposeCommand::Status(args),
-        Command::ComposeWait(args) => ComposeCommand::Wait(args),
-        Command::Doctor(args) => {
-            // builder.conf as the builder reads it; with --client the koji
-            // profile instead.
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            return doctor::run(&args, &global, &mut out).await;
-        }
-    };
-    // Composer only: no koji configuration, no profile, no hub.
-    let stdout = std::io::stdout();
-    let terminal = stdout.is_terminal();
-    let mut out = stdout.lock();
-    let result = compose::run(&global, &compose_command, &mut out, terminal).await;
-    let _ = out.flush();
-    result
+    match command {
+        Command::Image(args) => run_koji(global, KojiCommand::Image(args)).await,
+        Command::Watch(args) => run_koji(global, KojiCommand::Watch(args)).await,
+        Command::Doctor(args) => doctor::run(&args, &global, &mut std::io::stdout().lock()).await,
+    }
 }
 
 async fn run_koji(global: GlobalArgs, command: KojiCommand) -> anyhow::Result<i32> {

@@ -15,8 +15,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
                   Global options and their defaults come from the koji client \
                   configuration (/etc/koji.conf, /etc/koji.conf.d/*.conf, \
                   ~/.koji/config.d/*.conf, ~/.koji/config), section --profile; \
-                  options given here override it. The compose commands talk to \
-                  osbuild-composer only and read no koji configuration."
+                  options given here override it."
 )]
 pub struct Cli {
     #[command(flatten, next_help_heading = "Global options (also after the command)")]
@@ -33,8 +32,7 @@ pub struct GlobalArgs {
     #[arg(short = 'p', long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
 
-    /// Load the profile's settings from this file instead of ~/.koji/config{,.d};
-    /// for the compose commands, a builder.conf to take composer's settings from
+    /// Load the profile's settings from this file instead of ~/.koji/config{,.d}
     #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
@@ -58,9 +56,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, hide_env_values = true)]
     pub password: Option<String>,
 
-    /// SSL client certificate (PEM, with its key) for ssl authentication; for
-    /// the compose commands, composer's client certificate: "CERT, KEY" or one
-    /// combined PEM file
+    /// SSL client certificate (PEM, with its key) for ssl authentication
     #[arg(long, global = true, value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
@@ -76,8 +72,7 @@ pub struct GlobalArgs {
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
 
-    /// Seconds between task state polls [default: config poll_interval, else 6;
-    /// compose commands: 2]
+    /// Seconds between task state polls [default: config poll_interval, else 6]
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
     pub poll_interval: Option<Duration>,
 
@@ -109,116 +104,30 @@ pub enum Command {
     /// the build and its tags
     #[command(alias = "watch-task", alias = "watch-tasks")]
     Watch(WatchArgs),
-    /// Create a compose in osbuild-composer directly, without Koji tasks, and
-    /// wait for it (upstream's stand-alone `compose`)
-    Compose(Box<ComposeArgs>),
-    /// Show the status of a compose (upstream's stand-alone `status`)
-    ComposeStatus(ComposeIdArgs),
-    /// Wait for a compose to finish and show it (upstream's stand-alone `wait`)
-    ComposeWait(ComposeIdArgs),
-    /// Check a builder host's setup (or, with --client, a user's)
+    /// Check a user's setup for `image`
     ///
-    /// Reads builder.conf as the builder daemon does and checks it,
-    /// the certificates, composer, the hub, the host's login and channel,
-    /// and the hub plugin. One line per check; exit status 1 if any failed.
+    /// The koji profile (global options and koji config, as for `image`),
+    /// the hub, the login, the image permission and the hub plugin. One
+    /// line per check; exit status 1 if any failed. A builder host's setup
+    /// is checked by `koji-osbuild-builder doctor`.
     Doctor(DoctorArgs),
 }
 
-/// `koji-osbuild doctor`: the builder daemon's configuration options.
+/// `koji-osbuild doctor`. The builder host's checks moved to
+/// `koji-osbuild-builder doctor`; their options are still accepted here
+/// (hidden) only to say so.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Safe on a running builder host: it logs in as the host without taking \
-                  the host's exclusive session, and logs out again.\n\n\
-                  Examples: koji-osbuild doctor --builder-config /etc/koji-osbuild/builder.conf\n\
-                  \x20         koji-osbuild --profile stg doctor --client"
-)]
+#[command(after_help = "Example: koji-osbuild --profile stg doctor")]
 pub struct DoctorArgs {
-    /// builder.conf to read instead of /usr/share/koji-osbuild/builder.conf
-    /// and /etc/koji-osbuild/builder.conf (repeatable; later files win), as
-    /// the builder's --config
-    #[arg(long = "builder-config", value_name = "FILE")]
+    #[arg(long = "builder-config", value_name = "FILE", hide = true)]
     pub builder_config: Vec<PathBuf>,
 
-    /// A kojid.conf whose [kojid] host keys are used unless [builder] sets
-    /// them, as the builder's --kojid-config
-    #[arg(long = "kojid-config", value_name = "FILE")]
+    #[arg(long = "kojid-config", value_name = "FILE", hide = true)]
     pub kojid_config: Option<PathBuf>,
 
-    /// Check the submitting side instead: the koji profile (global options
-    /// and koji config, as for `image`), the hub, the login, the image
-    /// permission and the hub plugin
-    #[arg(long, conflicts_with_all = ["builder_config", "kojid_config"])]
+    /// What doctor always checks now; accepted so that scripts keep working
+    #[arg(long, hide = true)]
     pub client: bool,
-}
-
-/// How to reach composer: upstream's stand-alone client options. The
-/// client certificate (`--cert`), builder.conf (`--config`) and
-/// `--poll-interval` are the global options of the same names.
-#[derive(Debug, Clone, Args)]
-pub struct ComposerArgs {
-    /// Base URL of osbuild-composer (the API is below
-    /// /api/image-builder-composer/v2/) [default: builder.conf's
-    /// [composer] server, else https://localhost]
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-
-    /// CA certificate(s) to verify composer with (PEM file or directory)
-    /// [default: builder.conf's ssl_verify, else the system CAs]
-    #[arg(long, value_name = "CA")]
-    pub ca: Option<PathBuf>,
-
-    /// Retries of a request that could not reach composer or got a 5xx, with
-    /// growing pauses (0.3 s backoff factor, up to 2 min) [default: 15, as
-    /// upstream]. TLS failures are retried too, so 0 shows them at once
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-}
-
-/// upstream's stand-alone `compose NAME VERSION RELEASE DISTRO ARCH...`.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Example: koji-osbuild compose --url https://composer.example.com \
-                  --cert 'client.crt, client.key' --koji https://koji.example.com/kojihub \
-                  demo 42 1 fedora-42 x86_64"
-)]
-pub struct ComposeArgs {
-    /// The name (of the Koji build composer imports)
-    pub name: String,
-    /// The version
-    pub version: String,
-    /// The release
-    pub release: String,
-    /// The distribution, e.g. fedora-42
-    pub distro: String,
-    /// Architectures to build for
-    #[arg(required = true, value_name = "ARCH")]
-    pub arch: Vec<String>,
-
-    /// A repository to install RPMs from (repeatable)
-    #[arg(long, value_name = "URL")]
-    pub repo: Vec<String>,
-
-    /// Image type; legacy names (qcow2, ec2, ec2-ha, ec2-sap) are mapped
-    #[arg(long, value_name = "TYPE", default_value = "guest-image")]
-    pub format: String,
-
-    /// The Koji hub composer imports the build into [default: builder.conf's
-    /// [koji] server, else https://localhost/kojihub]
-    #[arg(long, value_name = "URL")]
-    pub koji: Option<String>,
-
-    #[command(flatten)]
-    pub composer: ComposerArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct ComposeIdArgs {
-    /// The compose id
-    #[arg(value_name = "COMPOSE_ID")]
-    pub id: String,
-
-    #[command(flatten)]
-    pub composer: ComposerArgs,
 }
 
 /// Seconds, fractions allowed (`0.5`), for `--poll-interval`.
@@ -558,28 +467,22 @@ mod tests {
     }
 
     #[test]
-    fn doctor_takes_the_builders_config_options() {
-        let cli = parse_from([
-            "koji-osbuild",
-            "doctor",
-            "--builder-config",
-            "/a.conf",
-            "--builder-config",
-            "/b.conf",
-            "--kojid-config",
-            "/etc/kojid/kojid.conf",
-        ])
-        .expect("parses");
-        match cli.command {
-            Command::Doctor(d) => {
-                assert_eq!(
-                    d.builder_config,
-                    [PathBuf::from("/a.conf"), "/b.conf".into()]
-                );
-                assert_eq!(d.kojid_config, Some("/etc/kojid/kojid.conf".into()));
-                assert!(!d.client);
+    fn doctor_still_parses_the_old_options() {
+        for argv in [
+            &["koji-osbuild", "doctor", "--client"][..],
+            &[
+                "koji-osbuild",
+                "doctor",
+                "--builder-config",
+                "/a.conf",
+                "--kojid-config",
+                "/k",
+            ],
+        ] {
+            match parse_from(argv).expect("parses").command {
+                Command::Doctor(_) => {}
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
         }
     }
 

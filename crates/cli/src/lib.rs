@@ -4,7 +4,6 @@
 
 pub mod app;
 pub mod args;
-mod compose;
 mod config;
 mod doctor;
 mod image;

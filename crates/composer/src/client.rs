@@ -15,7 +15,6 @@ use crate::api::{
     ApiError, ComposeDeleteStatus, ComposeId, ComposeLogs, ComposeManifests, ComposeRequest,
     ComposeStatus, KeepRaw,
 };
-use crate::config::{BuilderConfig, ComposerConfig};
 use crate::error::{chain, Error};
 use crate::oauth::{self, OAuthCredentials, Token};
 use crate::retry::RetryPolicy;
@@ -27,7 +26,9 @@ pub const API_BASE: &str = "api/image-builder-composer/v2/";
 /// How often upstream polls a compose's status (`wait_for_compose(sleep_time=2)`).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Everything needed to talk to one composer.
+/// Everything needed to talk to one composer. The builder fills it in from
+/// builder.conf (`[composer]`, `[composer:oauth]`) or the command line; this
+/// crate reads no configuration file itself.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Base URL, e.g. `https://composer.example.com`; the API URL is this
@@ -63,18 +64,6 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(30),
             timeout: Some(Duration::from_secs(300)),
             env_proxy: true,
-        }
-    }
-
-    /// Options from builder.conf's `[composer]` and `[composer:oauth]`.
-    pub fn from_config(config: &ComposerConfig, retry: RetryPolicy) -> Self {
-        ClientOptions {
-            ssl_cert: config.ssl_cert.clone(),
-            ssl_verify: config.ssl_verify.clone(),
-            proxy: config.proxy.clone(),
-            oauth: config.oauth.clone(),
-            retry,
-            ..ClientOptions::new(config.server.clone())
         }
     }
 }
@@ -140,7 +129,13 @@ impl Client {
         if let Some(timeout) = options.timeout {
             builder = builder.timeout(timeout);
         }
-        builder = tls::configure(builder, options.ssl_cert.as_ref(), &options.ssl_verify)?;
+        let identity = options
+            .ssl_cert
+            .as_ref()
+            .map(ClientCert::load)
+            .transpose()?;
+        let tls = tls::client_config(identity, &options.ssl_verify)?;
+        builder = builder.tls_backend_preconfigured(tls);
 
         match options.proxy.as_deref().filter(|p| !p.is_empty()) {
             Some(proxy) => {
@@ -192,11 +187,6 @@ impl Client {
                 oauth,
             }),
         })
-    }
-
-    /// A client configured from builder.conf.
-    pub fn from_config(config: &BuilderConfig, retry: RetryPolicy) -> Result<Self, Error> {
-        Self::new(ClientOptions::from_config(&config.composer, retry))
     }
 
     /// The server URL as configured (what the task result reports).

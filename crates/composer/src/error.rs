@@ -18,20 +18,18 @@ pub enum Error {
     #[error("invalid proxy '{proxy}': {reason}")]
     InvalidProxy { proxy: String, reason: String },
 
-    #[error("cannot read {setting} file {}: {source}", path.display())]
+    #[error("cannot read {what} {}: {source}", path.display())]
     TlsFile {
-        setting: &'static str,
+        /// "certificate file", "private key file", "CA file".
+        what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("{setting} {}: {reason}", path.display())]
-    TlsConfig {
-        setting: &'static str,
-        path: PathBuf,
-        reason: String,
-    },
+    /// A certificate, key or CA that cannot be used; the text names the file.
+    #[error("{0}")]
+    TlsConfig(String),
 
     #[error("cannot set up the HTTP client: {detail}")]
     ClientBuild {

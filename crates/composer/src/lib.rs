@@ -4,17 +4,20 @@
 //! It speaks to composer the way upstream koji-osbuild's builder plugin does:
 //! client certificates or OAuth2 client credentials (with token refresh and
 //! one retry on 401), an optional proxy for composer and token requests,
-//! retries with urllib3's backoff on 5xx and dropped connections. It also
-//! models builder.conf ([`config`]), so the builder and the CLI read it alike.
+//! retries with urllib3's backoff on 5xx and dropped connections.
 //!
-//! It knows nothing about Koji tasks: mapping an osbuildImage task to a
-//! [`ComposeRequest`] is the task contract's job.
+//! It reads no configuration file and knows nothing about Koji tasks: the
+//! builder reads builder.conf into [`ClientOptions`] and maps an
+//! osbuildImage task to a [`ComposeRequest`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use composer::{config::BuilderConfig, Client, RetryPolicy};
-//! let config = BuilderConfig::load_default()?;
-//! let client = Client::from_config(&config, RetryPolicy::BUILDER)?;
+//! use composer::{Client, ClientOptions, SslVerify};
+//! let options = ClientOptions {
+//!     ssl_verify: SslVerify::CaPath("/etc/koji-osbuild/composer-ca.pem".into()),
+//!     ..ClientOptions::new("https://composer.example.com")
+//! };
+//! let client = Client::new(options)?;
 //! let status = client.compose_status("123e4567-e89b-12d3-a456-426655440000").await?;
 //! println!("{} (build {:?})", status.status, status.koji_build_id());
 //! # Ok(()) }
@@ -22,7 +25,6 @@
 
 pub mod api;
 mod client;
-pub mod config;
 mod error;
 mod oauth;
 mod retry;
@@ -38,8 +40,7 @@ pub use api::{
     UploadStatus, UploadStatusValue, UploadTarget, UploadType,
 };
 pub use client::{Client, ClientOptions, ComposeWatch, API_BASE, DEFAULT_POLL_INTERVAL};
-pub use config::{BuilderConfig, ConfigError};
 pub use error::Error;
 pub use oauth::{OAuthCredentials, Secret};
 pub use retry::{jittered, Outage, OutagePolicy, OutageStep, RetryPolicy, RETRY_STATUSES};
-pub use tls::{ClientCert, InvalidCertString, SslVerify};
+pub use tls::{client_config, ClientCert, Identity, SslVerify};

@@ -1,7 +1,17 @@
-//! TLS settings as builder.conf spells them (`ssl_cert`, `ssl_verify`) and
-//! their translation into reqwest's rustls configuration.
+//! TLS with composer: the client certificate (`ssl_cert`), how composer's
+//! certificate is verified (`ssl_verify`), and the one rustls configuration
+//! made from them. [`crate::Client`] hands it to reqwest, and the builder's
+//! doctor runs its handshake check with it, so the two cannot disagree
+//! about what is trusted or presented.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::Error;
 
@@ -12,68 +22,6 @@ pub enum ClientCert {
     Combined(PathBuf),
     /// Certificate and key in separate PEM files (`"cert, key"`).
     Pair { cert: PathBuf, key: PathBuf },
-}
-
-/// A `ssl_cert` string that is neither one path nor two.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidCertString {
-    // Wording from upstream's Client.parse_certs.
-    #[error("Invalid cert string '{value}' ({count} certs)")]
-    TooMany { value: String, count: usize },
-    #[error("Invalid cert string '{value}' (empty path)")]
-    EmptyPath { value: String },
-}
-
-impl ClientCert {
-    /// Parse like upstream's `Client.parse_certs`: split on `,`, strip
-    /// whitespace; one part is a combined PEM, two are cert and key.
-    pub fn parse(value: &str) -> Result<Self, InvalidCertString> {
-        let parts: Vec<&str> = value.split(',').map(str::trim).collect();
-        if parts.len() > 2 {
-            return Err(InvalidCertString::TooMany {
-                value: value.to_string(),
-                count: parts.len(),
-            });
-        }
-        // Upstream would hand an empty path to requests and fail on the
-        // first connection; saying it now names the config key instead.
-        if parts.iter().any(|p| p.is_empty()) {
-            return Err(InvalidCertString::EmptyPath {
-                value: value.to_string(),
-            });
-        }
-        Ok(match parts.as_slice() {
-            [combined] => ClientCert::Combined(PathBuf::from(combined)),
-            [cert, key] => ClientCert::Pair {
-                cert: PathBuf::from(cert),
-                key: PathBuf::from(key),
-            },
-            // split() always yields at least one part and >2 returned above
-            _ => unreachable!("split yields one or two parts here"),
-        })
-    }
-
-    /// Read the certificate and key into one PEM buffer for reqwest.
-    pub(crate) fn load_pem(&self) -> Result<Vec<u8>, Error> {
-        match self {
-            ClientCert::Combined(path) => read(path, "ssl_cert"),
-            ClientCert::Pair { cert, key } => {
-                let mut pem = read(cert, "ssl_cert")?;
-                if !pem.ends_with(b"\n") {
-                    pem.push(b'\n');
-                }
-                pem.extend(read(key, "ssl_cert")?);
-                Ok(pem)
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            ClientCert::Combined(p) => p.display().to_string(),
-            ClientCert::Pair { cert, key } => format!("{}, {}", cert.display(), key.display()),
-        }
-    }
 }
 
 /// `ssl_verify`: how composer's certificate is checked.
@@ -89,51 +37,129 @@ pub enum SslVerify {
     CaPath(PathBuf),
 }
 
-impl SslVerify {
-    /// Parse like upstream: a configparser boolean, otherwise a path.
-    pub fn parse(value: &str) -> Result<Self, String> {
-        if let Some(b) = pyini::parse_bool(value) {
-            return Ok(if b {
-                SslVerify::Enabled
-            } else {
-                SslVerify::Disabled
-            });
+/// A certificate chain with the private key that belongs to it.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl ClientCert {
+    /// The certificate file, and the key file when it is a separate one.
+    pub fn files(&self) -> (&Path, Option<&Path>) {
+        match self {
+            ClientCert::Combined(path) => (path, None),
+            ClientCert::Pair { cert, key } => (cert, Some(key)),
         }
-        // requests would treat "" as falsy and silently skip verification;
-        // an empty value is far more likely a mistake than a wish.
-        if value.is_empty() {
-            return Err("is empty (use True, False, or a CA file or directory)".to_string());
+    }
+
+    /// Read the chain and its key and check that the key is usable and
+    /// belongs to the certificate, so that a wrong file fails here, naming
+    /// it, rather than as a handshake composer ends without saying why.
+    pub fn load(&self) -> Result<Identity, Error> {
+        let (cert, key_file) = self.files();
+        let cert_pem = read(cert, "certificate file")?;
+        let chain = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(cert, format!("not a PEM certificate file: {e}")))?;
+        if chain.is_empty() {
+            return Err(bad(cert, "holds no PEM certificate".into()));
         }
-        Ok(SslVerify::CaPath(PathBuf::from(value)))
+        let (key_path, key_pem) = match key_file {
+            Some(path) => (path, read(path, "private key file")?),
+            None => (cert, cert_pem),
+        };
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match (key_file, e) {
+            (None, pem::Error::NoItemsFound) => bad(
+                cert,
+                "holds the certificate but no private key (give the key as a second file, \
+                 \"cert, key\", or append it to this file)"
+                    .into(),
+            ),
+            (_, pem::Error::NoItemsFound) => bad(key_path, "holds no PEM private key".into()),
+            (_, e) => bad(key_path, format!("not a PEM private key: {e}")),
+        })?;
+        let provider = provider();
+        match rustls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider) {
+            Ok(_) => Ok(Identity { chain, key }),
+            Err(rustls::Error::InconsistentKeys(_)) => Err(bad(
+                key_path,
+                format!(
+                    "the private key does not belong to the certificate in {}",
+                    cert.display()
+                ),
+            )),
+            Err(e) => Err(bad(
+                key_path,
+                format!("not a usable RSA, ECDSA or Ed25519 private key: {e}"),
+            )),
+        }
     }
 }
 
-fn read(path: &Path, setting: &'static str) -> Result<Vec<u8>, Error> {
+/// The rustls configuration for talking to composer: its certificate
+/// checked as `verify` says, `identity` presented when it asks for one.
+pub fn client_config(
+    identity: Option<Identity>,
+    verify: &SslVerify,
+) -> Result<ClientConfig, Error> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::TlsConfig(e.to_string()))?;
+    let builder = match verify {
+        // requests' verify=<path> trusts only that bundle, not the system's.
+        SslVerify::CaPath(path) => builder.with_root_certificates(load_ca(path)?),
+        // The system's trust store, as reqwest does by default.
+        SslVerify::Enabled => {
+            let verifier = rustls_platform_verifier::Verifier::new(provider)
+                .map_err(|e| Error::TlsConfig(format!("cannot load the system CAs: {e}")))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+        }
+        SslVerify::Disabled => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+    };
+    match identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some(id) => builder
+            .with_client_auth_cert(id.chain, id.key)
+            .map_err(|e| Error::TlsConfig(format!("client certificate: {e}"))),
+    }
+}
+
+/// ring, named explicitly: reqwest is built without a crypto provider so
+/// that neither aws-lc nor cmake is needed.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|source| Error::TlsFile {
-        setting,
+        what,
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// Certificates of a CA bundle file or of every file in a CA directory.
-fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
-    let bad = |reason: String| Error::TlsConfig {
-        setting: "ssl_verify",
-        path: path.to_path_buf(),
-        reason,
-    };
+fn bad(path: &Path, reason: String) -> Error {
+    Error::TlsConfig(format!("{}: {reason}", path.display()))
+}
+
+/// The certificates of a CA bundle file, or of every file in a CA
+/// directory (like OpenSSL's CApath, without needing c_rehash'ed names).
+/// What is not a usable PEM certificate is skipped, as OpenSSL does when
+/// it loads a bundle; nothing usable at all is an error.
+fn load_ca(path: &Path) -> Result<RootCertStore, Error> {
     let meta = std::fs::metadata(path).map_err(|source| Error::TlsFile {
-        setting: "ssl_verify",
+        what: "CA file",
         path: path.to_path_buf(),
         source,
     })?;
-    let mut certs = Vec::new();
-    if meta.is_dir() {
-        // Like OpenSSL's CApath but without needing c_rehash'ed names: every
-        // regular file that holds PEM certificates counts; others are skipped.
+    let files = if meta.is_dir() {
         let entries = std::fs::read_dir(path).map_err(|source| Error::TlsFile {
-            setting: "ssl_verify",
+            what: "CA directory",
             path: path.to_path_buf(),
             source,
         })?;
@@ -142,98 +168,59 @@ fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
             .filter(|p| p.is_file())
             .collect();
         files.sort();
-        for file in files {
-            let pem = read(&file, "ssl_verify")?;
-            match reqwest::Certificate::from_pem_bundle(&pem) {
-                Ok(found) if !found.is_empty() => certs.extend(found),
-                _ => tracing::debug!(file = %file.display(), "no PEM certificate, skipped"),
-            }
-        }
-        if certs.is_empty() {
-            return Err(bad("the directory holds no PEM certificate".to_string()));
-        }
+        files
     } else {
-        let pem = read(path, "ssl_verify")?;
-        certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
-        if certs.is_empty() {
-            return Err(bad("the file holds no PEM certificate".to_string()));
-        }
-    }
-    Ok(certs)
-}
-
-/// Make sure rustls has a crypto provider. reqwest is built without one
-/// (so that aws-lc and cmake stay out of the build); we use ring. A provider
-/// installed earlier by the application is kept.
-pub(crate) fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err only means another thread installed one first: fine either way.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
-/// Apply `ssl_cert` and `ssl_verify` to a reqwest client builder.
-pub(crate) fn configure(
-    mut builder: reqwest::ClientBuilder,
-    cert: Option<&ClientCert>,
-    verify: &SslVerify,
-) -> Result<reqwest::ClientBuilder, Error> {
-    ensure_crypto_provider();
-    builder = builder.tls_backend_rustls();
-    if let Some(cert) = cert {
-        let pem = cert.load_pem()?;
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| Error::TlsConfig {
-            setting: "ssl_cert",
-            path: PathBuf::from(cert.describe()),
-            reason: format!("not a usable PEM certificate and private key: {e}"),
-        })?;
-        builder = builder.identity(identity);
-    }
-    builder = match verify {
-        SslVerify::Enabled => builder,
-        SslVerify::Disabled => builder.tls_danger_accept_invalid_certs(true),
-        // requests' verify=<path> trusts only that bundle, not the system's.
-        SslVerify::CaPath(path) => builder.tls_certs_only(load_ca(path)?),
+        vec![path.to_path_buf()]
     };
-    Ok(builder)
+    let mut roots = RootCertStore::empty();
+    for file in files {
+        let pem = read(&file, "CA file")?;
+        roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).flatten());
+    }
+    if roots.is_empty() {
+        return Err(bad(path, "holds no PEM CA certificate".into()));
+    }
+    Ok(roots)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `ssl_verify = False`: any certificate is taken, as requests'
+/// `verify=False`; the handshake's signatures are still checked.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
 
-    #[test]
-    fn parse_certs_like_upstream() {
-        assert_eq!(
-            ClientCert::parse("/a/path/to/a/cert").unwrap(),
-            ClientCert::Combined("/a/path/to/a/cert".into())
-        );
-        assert_eq!(
-            ClientCert::parse("/c, /k").unwrap(),
-            ClientCert::Pair {
-                cert: "/c".into(),
-                key: "/k".into()
-            }
-        );
-        assert_eq!(
-            ClientCert::parse("1, 2, 3").unwrap_err().to_string(),
-            "Invalid cert string '1, 2, 3' (3 certs)"
-        );
-        assert!(matches!(
-            ClientCert::parse("/c, ").unwrap_err(),
-            InvalidCertString::EmptyPath { .. }
-        ));
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
     }
 
-    #[test]
-    fn ssl_verify_parse() {
-        assert_eq!(SslVerify::parse("TRUE").unwrap(), SslVerify::Enabled);
-        assert_eq!(SslVerify::parse("off").unwrap(), SslVerify::Disabled);
-        assert_eq!(
-            SslVerify::parse("/etc/pki/ca").unwrap(),
-            SslVerify::CaPath("/etc/pki/ca".into())
-        );
-        assert!(SslVerify::parse("").is_err());
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

@@ -1,6 +1,7 @@
-//! Man pages: koji-osbuild(1) and one page per subcommand, whatever
-//! subcommands the clap tree has (koji-osbuild-image(1), …),
-//! koji-osbuild-builder(8), and the hand-written builder.conf(5).
+//! Man pages: koji-osbuild(1) and koji-osbuild-builder(8), each with one
+//! page per subcommand, whatever subcommands the clap trees have
+//! (koji-osbuild-image(1), koji-osbuild-builder-doctor(8), …), and the
+//! hand-written builder.conf(5).
 //!
 //! clap_mangen renders the NAME, SYNOPSIS, DESCRIPTION, OPTIONS and
 //! SUBCOMMANDS sections from the clap definitions; the sections clap knows
@@ -52,7 +53,7 @@ pub fn cli_command() -> Command {
 }
 
 pub fn builder_command() -> Command {
-    let mut cmd = koji_osbuild_builder::Cli::command();
+    let mut cmd = koji_osbuild_builder::Cli::command().disable_help_subcommand(true);
     cmd.build();
     cmd
 }
@@ -67,28 +68,24 @@ pub fn subcommands(cmd: &Command) -> Vec<Command> {
     out
 }
 
-/// Every generated page (builder.conf(5) is not generated).
+/// Every generated page (builder.conf(5) is not generated): each binary,
+/// then its subcommands.
 pub fn pages() -> Vec<Page> {
-    let cli = cli_command();
-    let mut pages: Vec<Page> = subcommands(&cli)
-        .into_iter()
-        .map(|command| Page {
-            command,
-            section: "1",
-        })
-        .collect();
-    pages.insert(
-        0,
-        Page {
-            command: cli,
-            section: "1",
-        },
-    );
-    pages.push(Page {
-        command: builder_command(),
-        section: "8",
-    });
+    let mut pages = Vec::new();
+    for (command, section) in [(cli_command(), "1"), (builder_command(), "8")] {
+        let subs = subcommands(&command);
+        pages.push(Page { command, section });
+        pages.extend(subs.into_iter().map(|command| Page { command, section }));
+    }
     pages
+}
+
+/// The binary a page belongs to, by its section.
+fn binary_of(section: &str) -> &'static str {
+    match section {
+        "8" => "koji-osbuild-builder",
+        _ => "koji-osbuild",
+    }
 }
 
 pub fn write_all(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -122,7 +119,8 @@ pub fn render(page: &Page, all_pages: &[String]) -> std::io::Result<Vec<u8>> {
     man.render_name_section(&mut out)?;
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
-    if page.section == "8" {
+    let daemon = display_name(cmd) == "koji-osbuild-builder";
+    if daemon {
         // More DESCRIPTION: the daemon's about line says too little.
         builder_description().to_writer(&mut out)?;
     }
@@ -134,8 +132,10 @@ pub fn render(page: &Page, all_pages: &[String]) -> std::io::Result<Vec<u8>> {
     }
     let mut roff = Roff::default();
     after_help(&mut roff, cmd);
-    if page.section == "8" {
+    if daemon {
         builder_sections(&mut roff);
+    } else if page.section == "8" {
+        builder_tool_sections(&mut roff, cmd);
     } else {
         cli_sections(&mut roff, cmd);
     }
@@ -231,19 +231,6 @@ fn cli_sections(roff: &mut Roff, cmd: &Command) {
         ],
         "The client certificate and the hub's CA certificate when the configuration names \
          none and these files exist, as with koji.",
-    );
-    entry(
-        roff,
-        vec![
-            bold("/usr/share/koji-osbuild/builder.conf"),
-            roman(", "),
-            bold("/etc/koji-osbuild/builder.conf"),
-        ],
-        "The builder's configuration, see builder.conf(5). The compose commands \
-         (compose, compose-status, compose-wait) read no koji configuration; they take \
-         composer's URL, certificates and the Koji hub from a builder.conf only when one \
-         is given with --config. doctor reads these files as the builder does, unless \
-         --builder-config names others.",
     );
 
     roff.control("SH", ["ENVIRONMENT"]);
@@ -357,6 +344,31 @@ fn builder_sections(roff: &mut Roff) {
     );
 }
 
+/// FILES and EXIT STATUS of the builder's subcommands (doctor, compose, …).
+fn builder_tool_sections(roff: &mut Roff, cmd: &Command) {
+    roff.control("SH", ["FILES"]);
+    entry(
+        roff,
+        vec![
+            bold("/usr/share/koji-osbuild/builder.conf"),
+            roman(", "),
+            bold("/etc/koji-osbuild/builder.conf"),
+        ],
+        "builder.conf(5), read as the daemon reads it. doctor reads these files unless \
+         --config names others; the compose commands read no configuration file unless \
+         --config names one, and no Koji configuration at all.",
+    );
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
+    section(
+        roff,
+        "EXIT STATUS",
+        &[&format!(
+            "{name} exits with 0 when every check passed or the compose succeeded, 1 when a \
+             check or the compose failed or an error stopped it, and 2 for a usage error."
+        )],
+    );
+}
+
 /// SEE ALSO: the other pages of the project and koji's.
 fn see_also(roff: &mut Roff, this: &str, section: &str, all_pages: &[String]) {
     let mut refs: Vec<(String, String)> = Vec::new();
@@ -364,10 +376,11 @@ fn see_also(roff: &mut Roff, this: &str, section: &str, all_pages: &[String]) {
         if page == this {
             continue;
         }
-        // koji-osbuild(1) lists every subcommand page; the others refer to
-        // it and to the builder only.
+        // A binary's page lists its subcommands' pages; the others refer
+        // to the binaries' pages only.
         let (name, sec) = page.rsplit_once('.').unwrap_or((page, "1"));
-        if this != "koji-osbuild.1" && sec == "1" && name != "koji-osbuild" {
+        let parent = binary_of(sec);
+        if name != parent && this != format!("{parent}.{sec}") {
             continue;
         }
         refs.push((name.to_string(), sec.to_string()));

@@ -18,13 +18,17 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `koji-osbuild-image`, … for every visible subcommand, found by walking
-/// the clap tree here rather than by asking the generator.
-fn expected_cli_pages(cmd: &Command, prefix: &str, out: &mut Vec<String>) {
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+/// `koji-osbuild-image.1`, `koji-osbuild-builder-doctor.8`, … for every
+/// visible subcommand but clap's `help`, found by walking the clap tree here
+/// rather than by asking the generator.
+fn expected_pages(cmd: &Command, prefix: &str, section: &str, out: &mut Vec<String>) {
+    for sub in cmd.get_subcommands() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
         let name = format!("{prefix}-{}", sub.get_name());
-        out.push(format!("{name}.1"));
-        expected_cli_pages(sub, &name, out);
+        out.push(format!("{name}.{section}"));
+        expected_pages(sub, &name, section, out);
     }
 }
 
@@ -38,12 +42,18 @@ fn every_command_and_subcommand_has_a_page_and_completions() {
 
     let cli = koji_osbuild::args::Cli::command();
     let mut want = vec!["koji-osbuild.1".to_string()];
-    expected_cli_pages(&cli, "koji-osbuild", &mut want);
+    expected_pages(&cli, "koji-osbuild", "1", &mut want);
     assert!(
-        want.len() >= 6,
-        "koji-osbuild has image, watch and the compose commands: {want:?}"
+        want.len() >= 4,
+        "koji-osbuild has image, watch and doctor: {want:?}"
     );
+    let builder = koji_osbuild_builder::Cli::command();
     want.push("koji-osbuild-builder.8".into());
+    expected_pages(&builder, "koji-osbuild-builder", "8", &mut want);
+    for sub in ["doctor", "compose", "compose-status", "compose-wait"] {
+        let page = format!("koji-osbuild-builder-{sub}.8");
+        assert!(want.contains(&page), "{page} expected: {want:?}");
+    }
     want.push("builder.conf.5".into());
 
     let mut got: Vec<String> = std::fs::read_dir(dir.path().join("man"))
@@ -76,17 +86,20 @@ fn every_command_and_subcommand_has_a_page_and_completions() {
             }
         }
     }
-    // koji-osbuild(1) points at every subcommand page.
-    let top = read(&dir.path().join("man/koji-osbuild.1"));
-    for name in want
-        .iter()
-        .filter(|n| n.ends_with(".1") && *n != "koji-osbuild.1")
-    {
-        let stem = name.trim_end_matches(".1").replace('-', "\\-");
-        assert!(
-            top.contains(&format!("\\fB{stem}\\fR(1)")),
-            "koji-osbuild.1 SEE ALSO lacks {name}"
-        );
+    // Each binary's page points at every page of its subcommands.
+    for (top, section) in [("koji-osbuild", "1"), ("koji-osbuild-builder", "8")] {
+        let text = read(&dir.path().join(format!("man/{top}.{section}")));
+        let suffix = format!(".{section}");
+        for name in want
+            .iter()
+            .filter(|n| n.ends_with(&suffix) && n.starts_with(&format!("{top}-")))
+        {
+            let stem = name.trim_end_matches(&suffix).replace('-', "\\-");
+            assert!(
+                text.contains(&format!("\\fB{stem}\\fR({section})")),
+                "{top}.{section} SEE ALSO lacks {name}"
+            );
+        }
     }
 
     // Completions: three shells, both binaries, each naming the
@@ -239,37 +252,45 @@ fn builder_conf_page_documents_every_key_the_code_reads() {
     let documented = documented_keys();
     let all: BTreeSet<&String> = documented.values().flatten().collect();
 
-    // composer: [composer], [composer:oauth], [koji].
-    let composer = key_literals(&read(&repo_root().join("crates/composer/src/config.rs")));
+    // The one module that reads builder.conf: [composer], [composer:oauth],
+    // [koji], and [builder] with its [kojid] fallbacks. `maxjobs` is
+    // kojid's name for capacity, documented in the [kojid] section's text.
+    let mut keys = key_literals(&read(&repo_root().join("crates/builder/src/config.rs")));
+    // Section names are literals too.
+    keys.retain(|k| !documented.contains_key(k));
     for key in [
         "server",
         "ssl_cert",
         "ssl_verify",
         "proxy",
         "client_id",
+        "client_secret",
         "token_url",
+        "topurl",
+        "sleeptime",
+        "capacity",
+        "force_exclusive",
+        "cert",
+        "compose_timeout",
     ] {
-        assert!(composer.contains(key), "scanner missed {key}: {composer:?}");
+        assert!(keys.contains(key), "scanner missed {key}: {keys:?}");
     }
-    for key in &composer {
-        assert!(
-            all.contains(key),
-            "crates/composer/src/config.rs reads '{key}', builder.conf.5 does not document it"
-        );
-    }
-
-    // builder: [builder] and its [kojid] fallbacks. `maxjobs` is kojid's
-    // name for capacity, documented in the [kojid] section's text.
-    let builder_src = read(&repo_root().join("crates/builder/src/config.rs"));
-    let builder = key_literals(&builder_src);
-    for key in ["topurl", "sleeptime", "capacity", "force_exclusive", "cert"] {
-        assert!(builder.contains(key), "scanner missed {key}: {builder:?}");
-    }
-    for key in &builder {
+    for key in &keys {
         if key == "maxjobs" {
             assert!(man::BUILDER_CONF_5.contains("\\fBmaxjobs\\fR"));
             continue;
         }
+        assert!(
+            all.contains(key),
+            "crates/builder/src/config.rs reads '{key}', builder.conf.5 does not document it"
+        );
+    }
+    // Keys only the host reads are documented in [builder].
+    let upstream: BTreeSet<&String> = ["composer", "composer:oauth", "koji"]
+        .iter()
+        .flat_map(|s| &documented[*s])
+        .collect();
+    for key in keys.iter().filter(|k| !upstream.contains(k) && *k != "maxjobs") {
         assert!(
             documented["builder"].contains(key),
             "crates/builder/src/config.rs reads '{key}', builder.conf.5's [builder] SECTION \

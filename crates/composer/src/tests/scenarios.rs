@@ -7,8 +7,8 @@ use serde_json::json;
 use super::harness::{json, text, Pki, Proxy, Reply, Server};
 use super::*;
 use crate::{
-    BuilderConfig, Client, ClientCert, ComposeRequest, ComposeStatusValue, Error, ImageRequest,
-    Koji, OAuthCredentials, Repository, Secret, SslVerify,
+    Client, ClientCert, ComposeRequest, ComposeStatusValue, Error, ImageRequest, Koji,
+    OAuthCredentials, Repository, Secret, SslVerify,
 };
 
 fn request() -> ComposeRequest {
@@ -692,12 +692,10 @@ async fn status_with(options: ClientOptions) -> Result<(), Error> {
 async fn client_cert_and_key_pair() {
     let pki = Pki::new();
     let server = tls_server(&pki, true).await;
-    let cert = ClientCert::parse(&format!(
-        "{}, {}",
-        pki.client_cert.display(),
-        pki.client_key.display()
-    ))
-    .unwrap();
+    let cert = ClientCert::Pair {
+        cert: pki.client_cert.clone(),
+        key: pki.client_key.clone(),
+    };
     status_with(ClientOptions {
         ssl_cert: Some(cert),
         ssl_verify: SslVerify::CaPath(pki.ca_file.clone()),
@@ -806,7 +804,7 @@ async fn ssl_verify_ca_path_trusts_only_that_ca() {
 }
 
 #[test]
-fn bad_tls_files_name_the_setting_and_path() {
+fn bad_tls_files_are_named() {
     let pki = Pki::new();
     let err = Client::new(ClientOptions {
         ssl_cert: Some(ClientCert::Combined("/nonexistent/cert.pem".into())),
@@ -815,7 +813,7 @@ fn bad_tls_files_name_the_setting_and_path() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("cannot read ssl_cert file /nonexistent/cert.pem:"),
+            .starts_with("cannot read certificate file /nonexistent/cert.pem:"),
         "{err}"
     );
 
@@ -826,7 +824,7 @@ fn bad_tls_files_name_the_setting_and_path() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("cannot read ssl_verify file /nonexistent/ca:"),
+            .starts_with("cannot read CA file /nonexistent/ca:"),
         "{err}"
     );
 
@@ -839,10 +837,7 @@ fn bad_tls_files_name_the_setting_and_path() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "ssl_verify {}: the directory holds no PEM certificate",
-            empty.display()
-        )
+        format!("{}: holds no PEM CA certificate", empty.display())
     );
 
     // a CA file where the key should be
@@ -854,43 +849,37 @@ fn bad_tls_files_name_the_setting_and_path() {
         ..options("https://127.0.0.1:1")
     })
     .unwrap_err();
-    assert!(err.to_string().starts_with("ssl_cert "), "{err}");
-}
-
-// ---- builder.conf end to end ----------------------------------------------
-
-#[tokio::test]
-async fn builder_conf_drives_mtls_and_oauth() {
-    let pki = Pki::new();
-    let (mock, handler) = mock(MockComposer {
-        oauth: true,
-        expires_in: 300,
-        ..Default::default()
-    });
-    let server = Server::https(pki.server_tls(true), handler).await;
-    let conf = pki.dir.path().join("builder.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[composer]\nserver = {url}\nssl_cert = {cert}, {key}\nssl_verify = {ca}\n\n\
-             [composer:oauth]\nclient_id = {CLIENT_ID}\nclient_secret = {CLIENT_SECRET}\n\
-             token_url = {url}/token\n\n[koji]\nserver = https://hub.example/kojihub\n",
-            url = server.url,
-            cert = pki.client_cert.display(),
-            key = pki.client_key.display(),
-            ca = pki.ca_file.display(),
-        ),
-    )
-    .unwrap();
-    let config = BuilderConfig::load([pki.dir.path().join("usr.conf"), conf]).unwrap();
-    let client = Client::from_config(&config, fast_retry(1)).unwrap();
-    assert_eq!(client.server(), server.url);
     assert_eq!(
-        client.api_url().as_str(),
-        format!("{}/api/image-builder-composer/v2/", server.url)
+        err.to_string(),
+        format!("{}: holds no PEM private key", pki.ca_file.display())
     );
-    run_compose(&client).await.unwrap();
-    assert_eq!(mock.tokens_issued(), 1);
+
+    // the key of another certificate
+    let other = Pki::new();
+    let err = Client::new(ClientOptions {
+        ssl_cert: Some(ClientCert::Pair {
+            cert: pki.client_cert.clone(),
+            key: other.client_key.clone(),
+        }),
+        ..options("https://127.0.0.1:1")
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: the private key does not belong to the certificate in {}",
+            other.client_key.display(),
+            pki.client_cert.display()
+        )
+    );
+
+    // a certificate without its key
+    let err = Client::new(ClientOptions {
+        ssl_cert: Some(ClientCert::Combined(pki.client_cert.clone())),
+        ..options("https://127.0.0.1:1")
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("no private key"), "{err}");
 }
 
 // ---- logging -------------------------------------------------------------

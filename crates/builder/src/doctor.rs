@@ -1,39 +1,44 @@
-//! `koji-osbuild doctor`: checks a builder host's setup the way the builder
-//! daemon reads it — builder.conf (and kojid.conf), the certificates,
-//! composer, the hub, the host's login, channel and the hub plugin — and
-//! prints one line per check: `✓`, `✗` with what is wrong and what to do, or
-//! `-` for a check that could not run.
+//! `koji-osbuild-builder doctor`: checks this builder host's setup the way
+//! the daemon reads it — builder.conf (and kojid.conf) through the same
+//! [`Settings::load`], the certificates, composer, the hub, the host's
+//! login, channel and the hub plugin — and prints one line per check: `✓`,
+//! `✗` with what is wrong and what to do, or `-` for a check that could not
+//! run.
+//!
+//! Composer's certificates are read and its TLS is set up by the composer
+//! client's own code ([`ClientCert::load`], [`composer::client_config`]),
+//! so doctor trusts and presents exactly what the daemon would.
 //!
 //! It is safe on a live builder host: it logs in as the host without asking
 //! for the exclusive session (so a running builder keeps its own), and logs
 //! out again.
-//!
-//! `--client` checks the submitting side instead ([`client`]).
-
-mod certs;
-mod client;
-mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use composer::{ClientCert, ClientOptions, RetryPolicy, SslVerify};
+use composer::{ClientCert, ClientOptions, Identity, RetryPolicy, SslVerify};
 use koji::{ClientSession, FaultKind, Value};
+use koji_osbuild_builder::cli::ConfigArgs;
 use koji_osbuild_builder::{HostAuth, Settings};
-
-use crate::args::{DoctorArgs, GlobalArgs};
-use certs::{ClientIdentity, Validity};
+use rustls::pki_types::ServerName;
+use rustls::CertificateError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// One network step's limit: a doctor should answer in seconds, not wait
 /// out the daemons' retries.
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// The channel osbuildImage tasks are created in (the hub plugin's).
-const IMAGE_CHANNEL: &str = "image";
+const IMAGE_CHANNEL: &str = osbuild_task::CHANNEL;
 /// The hub call the hub plugin adds.
-const HUB_METHOD: &str = "osbuildImage";
+const HUB_METHOD: &str = osbuild_task::METHOD;
 /// A compose id no composer has: an authenticated GET of it must be 404.
 const NIL_COMPOSE: &str = "00000000-0000-0000-0000-000000000000";
+/// Certificates that expire sooner than this get a warning.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+const DAY: i64 = 24 * 60 * 60;
 
 /// What one check found.
 enum Outcome {
@@ -47,15 +52,6 @@ enum Outcome {
     NotUsed(String),
 }
 
-impl Outcome {
-    fn ok(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Pass(_) | Outcome::Warn(..) | Outcome::NotUsed(_)
-        )
-    }
-}
-
 struct Report<'a> {
     out: &'a mut dyn Write,
     failures: usize,
@@ -65,40 +61,25 @@ impl Report<'_> {
     /// Print the line at once (network checks take a moment each); true
     /// when the check did not fail or get skipped.
     fn record(&mut self, name: &str, outcome: Outcome) -> bool {
-        let line = match &outcome {
-            Outcome::Pass(m) => format!("✓ {name}: {m}"),
-            Outcome::Warn(m, note) => format!("✓ {name}: {m} — warning: {note}"),
+        let (line, ok) = match outcome {
+            Outcome::Pass(m) => (format!("✓ {name}: {m}"), true),
+            Outcome::Warn(m, note) => (format!("✓ {name}: {m} — warning: {note}"), true),
             Outcome::Fail(m) => {
                 self.failures += 1;
-                format!("✗ {name}: {m}")
+                (format!("✗ {name}: {m}"), false)
             }
-            Outcome::Skip(why) => format!("- {name}: skipped ({why})"),
-            Outcome::NotUsed(m) => format!("- {name}: {m}"),
+            Outcome::Skip(why) => (format!("- {name}: skipped ({why})"), false),
+            Outcome::NotUsed(m) => (format!("- {name}: {m}"), true),
         };
         let _ = writeln!(self.out, "{line}");
         let _ = self.out.flush();
-        outcome.ok()
+        ok
     }
 }
 
-/// Run every check; the exit status is 1 when any failed. With
-/// `--client`, the koji client side (`global` and the koji config).
-pub async fn run(
-    args: &DoctorArgs,
-    global: &GlobalArgs,
-    out: &mut dyn Write,
-) -> anyhow::Result<i32> {
-    if args.client {
-        return client::run(global, out).await;
-    }
-    let paths: Vec<PathBuf> = if args.builder_config.is_empty() {
-        composer::config::DEFAULT_CONFIG_FILES
-            .iter()
-            .map(PathBuf::from)
-            .collect()
-    } else {
-        args.builder_config.clone()
-    };
+/// Run every check; the exit status is 1 when any failed.
+pub async fn run(args: &ConfigArgs, out: &mut dyn Write) -> u8 {
+    let paths = args.files();
     let mut report = Report { out, failures: 0 };
     let settings = match Settings::load(&paths, args.kojid_config.as_deref()) {
         Ok(settings) => settings,
@@ -107,7 +88,7 @@ pub async fn run(
             for name in CHECKS_AFTER_CONFIG {
                 report.record(name, Outcome::Skip("no usable configuration".into()));
             }
-            return Ok(1);
+            return 1;
         }
     };
     let doctor = Doctor {
@@ -116,7 +97,7 @@ pub async fn run(
         paths: &paths,
     };
     doctor.run(&mut report).await;
-    Ok(if report.failures > 0 { 1 } else { 0 })
+    u8::from(report.failures > 0)
 }
 
 const CHECKS_AFTER_CONFIG: [&str; 11] = [
@@ -133,6 +114,13 @@ const CHECKS_AFTER_CONFIG: [&str; 11] = [
     "hub plugin",
 ];
 
+/// A certificate and key that loaded, with what its checks found.
+struct Loaded {
+    identity: Identity,
+    /// The subject's common name: the Koji user name of a host certificate.
+    common_name: Option<String>,
+}
+
 struct Doctor<'a> {
     settings: &'a Settings,
     kojid: Option<&'a Path>,
@@ -145,7 +133,7 @@ impl Doctor<'_> {
         report.record("config", Outcome::Pass(self.config_summary()));
 
         // Certificates.
-        let composer_identity = match &s.builder_conf.composer.ssl_cert {
+        let composer_identity = match &s.composer.ssl_cert {
             None => {
                 report.record(
                     "composer client certificate",
@@ -153,19 +141,12 @@ impl Doctor<'_> {
                 );
                 None
             }
-            Some(cert) => {
-                let (cert_path, key_path) = match cert {
-                    ClientCert::Combined(p) => (p.as_path(), None),
-                    ClientCert::Pair { cert, key } => (cert.as_path(), Some(key.as_path())),
-                };
-                self.identity(
-                    report,
-                    "composer client certificate",
-                    cert_path,
-                    key_path,
-                    &self.key_in("composer", "ssl_cert"),
-                )
-            }
+            Some(cert) => self.identity(
+                report,
+                "composer client certificate",
+                cert,
+                &self.key_in("composer", "ssl_cert"),
+            ),
         };
         let host_identity = match &s.auth {
             HostAuth::Password { .. } => {
@@ -175,22 +156,28 @@ impl Doctor<'_> {
                 );
                 None
             }
+            // The same loader as composer's: a host certificate has the
+            // same forms (one combined PEM, or cert and key).
             HostAuth::Certificate { cert, key } => self.identity(
                 report,
                 "host certificate",
-                cert,
-                key.as_deref(),
+                &match key {
+                    None => ClientCert::Combined(cert.clone()),
+                    Some(key) => ClientCert::Pair {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                    },
+                },
                 &self.host_key_in("cert"),
             ),
         };
         let host_cert_failed =
             matches!(s.auth, HostAuth::Certificate { .. }) && host_identity.is_none();
-        let composer_cert_failed =
-            s.builder_conf.composer.ssl_cert.is_some() && composer_identity.is_none();
+        let composer_cert_failed = s.composer.ssl_cert.is_some() && composer_identity.is_none();
 
         // Composer.
         let transport = self
-            .composer_transport(report, composer_identity.as_ref())
+            .composer_transport(report, composer_identity.map(|l| l.identity))
             .await;
         if let Err(why) = transport {
             report.record("composer API", Outcome::Skip(why.into()));
@@ -223,9 +210,7 @@ impl Doctor<'_> {
         };
         let mut host_name = match &s.auth {
             HostAuth::Password { user, .. } => Some(user.clone()),
-            HostAuth::Certificate { .. } => {
-                host_identity.as_ref().and_then(|id| id.common_name.clone())
-            }
+            HostAuth::Certificate { .. } => host_identity.and_then(|id| id.common_name),
         };
         if host_cert_failed {
             // sslLogin cannot work without it.
@@ -252,7 +237,6 @@ impl Doctor<'_> {
     fn config_summary(&self) -> String {
         let s = self.settings;
         let mut files: Vec<String> = s
-            .builder_conf
             .files_read()
             .iter()
             .map(|p| p.display().to_string())
@@ -272,30 +256,30 @@ impl Doctor<'_> {
                 format!("host certificate {}", cert.display())
             }
         };
-        let composer_auth = if s.builder_conf.composer.oauth.is_some() {
+        let composer_auth = if s.composer.oauth.is_some() {
             " (OAuth)"
-        } else if s.builder_conf.composer.ssl_cert.is_some() {
+        } else if s.composer.ssl_cert.is_some() {
             " (client certificate)"
         } else {
             ""
         };
         format!(
             "{read}; composer {}{composer_auth}, hub {}, {auth}",
-            s.builder_conf.composer.server, s.hub
+            s.composer.server, s.hub
         )
     }
 
     /// "[section] key in FILE" for a builder.conf key, for the fix hints.
     fn key_in(&self, section: &str, key: &str) -> String {
-        match self.settings.builder_conf.origin(section, key) {
-            Some(origin) => format!("[{section}] {key} in {}", origin.file.display()),
+        match self.settings.origin(section, key) {
+            Some(file) => format!("[{section}] {key} in {}", file.display()),
             None => format!("[{section}] {key}"),
         }
     }
 
     /// Where a host key ([builder], else [kojid]) came from.
     fn host_key_in(&self, key: &str) -> String {
-        if self.settings.builder_conf.origin("builder", key).is_some() {
+        if self.settings.origin("builder", key).is_some() {
             return self.key_in("builder", key);
         }
         match self.kojid {
@@ -306,46 +290,55 @@ impl Doctor<'_> {
 
     /// "[builder] of FILE" or "[kojid] of FILE": where a host key was set.
     fn host_section_of(&self, key: &str) -> String {
-        match self.settings.builder_conf.origin("builder", key) {
-            Some(o) => format!("[builder] of {}", o.file.display()),
-            None => match self.kojid {
-                Some(k) => format!("[kojid] of {}", k.display()),
-                None => "[builder]".to_string(),
-            },
+        match (self.settings.origin("builder", key), self.kojid) {
+            (Some(file), _) => format!("[builder] of {}", file.display()),
+            (None, Some(k)) => format!("[kojid] of {}", k.display()),
+            (None, None) => "[builder]".to_string(),
         }
     }
 
     /// Where the hub URL came from.
     fn hub_key(&self) -> String {
-        let conf = &self.settings.builder_conf;
-        if conf.origin("builder", "server").is_some() {
-            self.key_in("builder", "server")
-        } else if self.kojid.is_some() {
+        if self.settings.origin("builder", "server").is_some() || self.kojid.is_some() {
             self.host_key_in("server")
         } else {
             self.key_in("koji", "server")
         }
     }
 
+    /// "NAME" (readable, the key matches: composer's own loader) and "NAME
+    /// validity" (the X.509 dates).
     fn identity(
         &self,
         report: &mut Report<'_>,
         name: &str,
-        cert: &Path,
-        key: Option<&Path>,
+        cert: &ClientCert,
         setting: &str,
-    ) -> Option<ClientIdentity> {
+    ) -> Option<Loaded> {
         let validity_name = format!("{name} validity");
-        let identity = match certs::read_identity(cert, key) {
-            Ok(identity) => identity,
+        let (path, _) = cert.files();
+        let loaded = cert.load().map_err(|e| e.to_string()).and_then(|identity| {
+            let (_, x509) = x509_parser::parse_x509_certificate(&identity.chain[0])
+                .map_err(|e| format!("{}: not a valid X.509 certificate: {e}", path.display()))?;
+            let common_name = x509
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_owned);
+            let dates = x509.validity();
+            let dates = (dates.not_before.timestamp(), dates.not_after.timestamp());
+            Ok((identity, common_name, dates))
+        });
+        let (identity, common_name, (not_before, not_after)) = match loaded {
+            Ok(loaded) => loaded,
             Err(e) => {
                 report.record(name, Outcome::Fail(format!("{e}; fix {setting}")));
                 report.record(&validity_name, Outcome::Skip(format!("{name} unreadable")));
                 return None;
             }
         };
-        let subject = identity
-            .common_name
+        let subject = common_name
             .as_deref()
             .map(|cn| format!(" (CN={cn})"))
             .unwrap_or_default();
@@ -353,33 +346,23 @@ impl Doctor<'_> {
             name,
             Outcome::Pass(format!(
                 "{}{subject}: readable, the private key matches",
-                cert.display()
+                path.display()
             )),
         );
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
-        let path = cert.display();
-        let outcome = match certs::validity(&identity, now) {
-            Validity::Valid { until, days } => {
-                Outcome::Pass(format!("valid until {until} ({} left)", plural_days(days)))
-            }
-            Validity::ExpiresSoon { on, days } => Outcome::Warn(
-                format!("valid until {on}"),
-                format!("expires in {}; renew {path} soon", plural_days(days)),
-            ),
-            Validity::Expired { on } => Outcome::Fail(format!(
-                "{path} expired on {on}; renew it (or point {setting} at a current one)"
-            )),
-            Validity::NotYetValid { from } => Outcome::Fail(format!(
-                "{path} is not valid before {from}; check the clock of this host"
-            )),
-        };
         // An expired certificate still goes to the checks that use it: they
         // show what composer and the hub make of it.
-        report.record(&validity_name, outcome);
-        Some(identity)
+        report.record(
+            &validity_name,
+            validity(not_before, not_after, now, path, setting),
+        );
+        Some(Loaded {
+            identity,
+            common_name,
+        })
     }
 
     /// "composer connection" and "composer TLS": `Ok` when an API request
@@ -387,9 +370,9 @@ impl Doctor<'_> {
     async fn composer_transport(
         &self,
         report: &mut Report<'_>,
-        identity: Option<&ClientIdentity>,
+        identity: Option<Identity>,
     ) -> Result<(), &'static str> {
-        let composer = &self.settings.builder_conf.composer;
+        let composer = &self.settings.composer;
         let server_key = self.key_in("composer", "server");
         let url = match url::Url::parse(&composer.server) {
             Ok(url) => url,
@@ -433,7 +416,7 @@ impl Doctor<'_> {
             return Err("no composer host");
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = match tls::connect(host, port, TIMEOUT).await {
+        let stream = match connect(host, port).await {
             Ok(stream) => stream,
             Err(e) => {
                 report.record(
@@ -482,45 +465,40 @@ impl Doctor<'_> {
                 format!("point {verify_key} at the CA that issued composer's certificate"),
             ),
         };
-        let result = tls::handshake(
-            stream,
-            host,
-            &composer.ssl_verify,
-            identity.map(ClientIdentity::for_tls),
-            TIMEOUT,
-        )
-        .await;
+        let presents_cert = identity.is_some();
+        let result = match composer::client_config(identity, &composer.ssl_verify) {
+            Ok(config) => handshake(stream, host, config).await,
+            Err(e) => Err(HandshakeError::Other(e.to_string())),
+        };
         let outcome = match result {
             Ok(()) => Outcome::Pass(format!(
                 "{}'s certificate is signed by {trust}",
                 composer.server
             )),
-            Err(tls::HandshakeError::UntrustedIssuer) => Outcome::Fail(format!(
+            Err(HandshakeError::UntrustedIssuer) => Outcome::Fail(format!(
                 "composer's certificate at {} is not signed by {trust}; {hint}",
                 composer.server
             )),
-            Err(tls::HandshakeError::WrongName) => Outcome::Fail(format!(
+            Err(HandshakeError::WrongName) => Outcome::Fail(format!(
                 "composer's certificate is not valid for {host}; use the host name it was \
                  issued for in {server_key}"
             )),
-            Err(tls::HandshakeError::ServerCertExpired) => Outcome::Fail(format!(
+            Err(HandshakeError::ServerCertExpired) => Outcome::Fail(format!(
                 "composer's certificate at {} is expired or not yet valid; composer's admin \
                  must renew it",
                 composer.server
             )),
-            Err(tls::HandshakeError::Rejected(alert)) if identity.is_some() => {
-                Outcome::Fail(format!(
-                    "composer ended the TLS handshake ({alert}): it does not accept our \
+            Err(HandshakeError::Rejected(alert)) if presents_cert => Outcome::Fail(format!(
+                "composer ended the TLS handshake ({alert}): it does not accept our \
                      client certificate; check {} (a certificate of the CA composer trusts \
                      for clients)",
-                    self.key_in("composer", "ssl_cert")
-                ))
-            }
-            Err(tls::HandshakeError::Rejected(alert)) => Outcome::Fail(format!(
+                self.key_in("composer", "ssl_cert")
+            )),
+            Err(HandshakeError::Rejected(alert)) => Outcome::Fail(format!(
                 "composer ended the TLS handshake ({alert}): it wants a client certificate; \
                  set [composer] ssl_cert"
             )),
-            Err(tls::HandshakeError::Other(e)) => Outcome::Fail(format!(
+            Err(HandshakeError::Other(e)) => Outcome::Fail(format!(
                 "TLS with {} failed: {e}; check {verify_key} and {server_key}",
                 composer.server
             )),
@@ -536,11 +514,12 @@ impl Doctor<'_> {
     /// composer took them (the cloud API answers 401 to a missing or bad
     /// token and needs the client certificate at the handshake).
     async fn composer_api(&self) -> Outcome {
-        let conf = &self.settings.builder_conf.composer;
+        let conf = &self.settings.composer;
         let options = ClientOptions {
             connect_timeout: TIMEOUT,
             timeout: Some(TIMEOUT),
-            ..ClientOptions::from_config(conf, RetryPolicy::NONE)
+            retry: RetryPolicy::NONE,
+            ..conf.clone()
         };
         let client = match composer::Client::new(options) {
             Ok(client) => client,
@@ -623,8 +602,8 @@ impl Doctor<'_> {
     }
 
     fn section_files(&self, section: &str, key: &str) -> String {
-        match self.settings.builder_conf.origin(section, key) {
-            Some(o) => format!("[{section}] of {}", o.file.display()),
+        match self.settings.origin(section, key) {
+            Some(file) => format!("[{section}] of {}", file.display()),
             None => format!("[{section}]"),
         }
     }
@@ -819,5 +798,185 @@ fn plural_days(days: i64) -> String {
         0 => "less than a day".to_string(),
         1 => "1 day".to_string(),
         n => format!("{n} days"),
+    }
+}
+
+/// Where a certificate stands in its validity period at `now` (Unix time).
+fn validity(not_before: i64, not_after: i64, now: i64, path: &Path, setting: &str) -> Outcome {
+    let path = path.display();
+    let days = (not_after - now) / DAY;
+    if now < not_before {
+        Outcome::Fail(format!(
+            "{path} is not valid before {}; check the clock of this host",
+            date(not_before)
+        ))
+    } else if now > not_after {
+        Outcome::Fail(format!(
+            "{path} expired on {}; renew it (or point {setting} at a current one)",
+            date(not_after)
+        ))
+    } else if not_after - now < EXPIRY_WARNING_DAYS * DAY {
+        Outcome::Warn(
+            format!("valid until {}", date(not_after)),
+            format!("expires in {}; renew {path} soon", plural_days(days)),
+        )
+    } else {
+        Outcome::Pass(format!(
+            "valid until {} ({} left)",
+            date(not_after),
+            plural_days(days)
+        ))
+    }
+}
+
+/// `2026-11-28 00:32 UTC`.
+fn date(unix: i64) -> String {
+    match x509_parser::time::ASN1Time::from_timestamp(unix) {
+        Ok(t) => {
+            let t = t.to_datetime();
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        }
+        Err(_) => format!("{unix} (Unix time)"),
+    }
+}
+
+/// An I/O error without the "(os error N)" tail.
+fn io(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error ")
+        .next()
+        .unwrap_or(&text)
+        .to_string()
+}
+
+/// Why the handshake with composer did not work.
+enum HandshakeError {
+    /// composer's certificate is not signed by a trusted CA.
+    UntrustedIssuer,
+    /// Signed, but not for this host name or address.
+    WrongName,
+    /// composer's certificate is outside its validity period.
+    ServerCertExpired,
+    /// composer ended the handshake with an alert: our client certificate
+    /// (or the lack of one) was not accepted.
+    Rejected(String),
+    /// Not TLS on that port, the CA setting unusable, or another failure.
+    Other(String),
+}
+
+/// A direct TCP connection to composer, so that "not reachable" and the
+/// TLS problems below each show as what they are rather than as a failed
+/// HTTP request.
+async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+    match tokio::time::timeout(TIMEOUT, TcpStream::connect((host, port))).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(io(&e)),
+        Err(_) => Err(format!("no answer within {} s", TIMEOUT.as_secs())),
+    }
+}
+
+/// A TLS handshake on `stream` with the composer client's own rustls
+/// configuration.
+async fn handshake(
+    stream: TcpStream,
+    host: &str,
+    config: rustls::ClientConfig,
+) -> Result<(), HandshakeError> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| HandshakeError::Other(format!("'{host}' is not a TLS server name: {e}")))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut tls = match tokio::time::timeout(TIMEOUT, connector.connect(name, stream)).await {
+        Err(_) => {
+            return Err(HandshakeError::Other(format!(
+                "no TLS answer within {} s",
+                TIMEOUT.as_secs()
+            )))
+        }
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return Err(classify(&e)),
+    };
+    // In TLS 1.3 the client finishes its handshake before the server has
+    // looked at the client certificate; a rejection arrives as an alert on
+    // the first read. So ask for something and read the first byte.
+    let probe = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if let Err(e) = tls.write_all(probe.as_bytes()).await {
+        return Err(classify(&e));
+    }
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(TIMEOUT, tls.read(&mut first)).await {
+        Ok(Err(e)) => Err(classify(&e)),
+        // An answer, or none in time: the handshake itself went through.
+        Ok(Ok(_)) | Err(_) => Ok(()),
+    }
+}
+
+fn classify(e: &std::io::Error) -> HandshakeError {
+    let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return HandshakeError::Other(io(e));
+    };
+    match tls {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer
+            | CertificateError::BadSignature
+            | CertificateError::UnhandledCriticalExtension => HandshakeError::UntrustedIssuer,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                HandshakeError::WrongName
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => HandshakeError::ServerCertExpired,
+            other => HandshakeError::Other(format!("composer's certificate: {other:?}")),
+        },
+        rustls::Error::AlertReceived(alert) => HandshakeError::Rejected(format!("{alert:?}")),
+        rustls::Error::InvalidMessage(_) => {
+            HandshakeError::Other("the server does not speak TLS on this port".to_string())
+        }
+        other => HandshakeError::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(outcome: Outcome) -> (char, String) {
+        match outcome {
+            Outcome::Pass(m) => ('✓', m),
+            Outcome::Warn(m, note) => ('!', format!("{m} — {note}")),
+            Outcome::Fail(m) => ('✗', m),
+            Outcome::Skip(m) | Outcome::NotUsed(m) => ('-', m),
+        }
+    }
+
+    #[test]
+    fn validity_periods() {
+        let now = 1_800_000_000;
+        let at = |from, until| mark(validity(from, until, now, Path::new("c.pem"), "[x] y"));
+        let (m, text) = at(now + 10, now + 100 * DAY);
+        assert!(m == '✗' && text.contains("not valid before"), "{text}");
+        let (m, text) = at(now - 100, now - 1);
+        assert!(
+            m == '✗' && text.contains("expired on") && text.contains("[x] y"),
+            "{text}"
+        );
+        let (m, text) = at(now - 100, now + 3 * DAY + 5);
+        assert!(
+            m == '!' && text.contains("expires in 3 days; renew c.pem soon"),
+            "{text}"
+        );
+        let (m, text) = at(now - 100, now + 30 * DAY);
+        assert!(m == '✓' && text.ends_with("(30 days left)"), "{text}");
+        assert_eq!(date(0), "1970-01-01 00:00 UTC");
     }
 }

@@ -1,24 +1,19 @@
-//! The compose commands: upstream's stand-alone composer client (the end
-//! of plugins/builder/osbuild.py run as a program: `compose`, `status`,
-//! `wait`) as `koji-osbuild compose`, `compose-status` and `compose-wait`.
-//!
-//! They talk to osbuild-composer only: no koji configuration is read and no
-//! Koji session opened. Composer's settings come from the command line,
-//! optionally on top of a builder.conf (`--config`), as a release engineer
-//! on a builder host would have them.
+//! `koji-osbuild-builder compose`, `compose-status` and `compose-wait`:
+//! upstream's stand-alone composer client (the end of
+//! plugins/builder/osbuild.py run as a program: `compose`, `status`,
+//! `wait`). They belong with the builder because they are its composer
+//! client run by hand, with its builder.conf if one is given (`--config`,
+//! read by the daemon's own config module); they open no Koji session.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
-use composer::config::{DEFAULT_COMPOSER_URL, DEFAULT_KOJIHUB_URL};
 use composer::{
-    BuilderConfig, Client, ClientCert, ClientOptions, ComposeRequest, ComposeStatus, ImageRequest,
-    ImageStatus, Koji, Repository, RetryPolicy, SslVerify, DEFAULT_POLL_INTERVAL,
+    Client, ComposeRequest, ComposeStatus, ImageRequest, ImageStatus, Koji, Repository,
+    RetryPolicy, SslVerify, DEFAULT_POLL_INTERVAL,
 };
-
-use crate::args::{ComposeArgs, ComposeIdArgs, ComposerArgs, GlobalArgs};
+use koji_osbuild_builder::cli::{ComposeArgs, ComposeIdArgs, ComposerArgs};
+use koji_osbuild_builder::config::{self, parse_cert};
 
 /// Upstream's ANSI codes; used only when stdout is a terminal.
 const BOLD: &str = "\x1b[1m";
@@ -33,31 +28,20 @@ pub enum ComposeCommand {
 }
 
 /// Where and how to reach composer, and which hub it should import into.
-#[derive(Debug, Clone)]
-pub struct ComposerSettings {
-    pub client: ClientOptions,
+#[derive(Debug)]
+struct Settings {
+    client: composer::ClientOptions,
     /// `[koji] server` of builder.conf, else upstream's default; `--koji`
     /// of `compose` wins over both.
-    pub koji_server: String,
-    pub poll_interval: Duration,
+    koji_server: String,
+    poll_interval: Duration,
 }
 
-/// Settings from builder.conf (`--config`, if given) overridden by the
-/// command line: `--url`, `--cert`, `--ca`, `--poll-interval`.
-pub fn settings(global: &GlobalArgs, args: &ComposerArgs) -> anyhow::Result<ComposerSettings> {
-    let (mut client, koji_server) = match &global.config_file {
-        Some(path) => {
-            let config = read_builder_config(path)?;
-            (
-                ClientOptions::from_config(&config.composer, RetryPolicy::STANDALONE),
-                config.koji.server,
-            )
-        }
-        None => (
-            ClientOptions::new(DEFAULT_COMPOSER_URL),
-            DEFAULT_KOJIHUB_URL.to_string(),
-        ),
-    };
+/// builder.conf (`--config`, if given; else upstream's defaults)
+/// overridden by the command line.
+fn settings(args: &ComposerArgs) -> anyhow::Result<Settings> {
+    // With no file, an empty [composer] section: upstream's defaults.
+    let (mut client, koji_server) = config::composer_settings(args.config.as_slice())?;
     // Upstream's stand-alone client retries like this whatever the config
     // says (Client(url) with its defaults: total=15, backoff 0.3).
     client.retry = RetryPolicy {
@@ -67,45 +51,35 @@ pub fn settings(global: &GlobalArgs, args: &ComposerArgs) -> anyhow::Result<Comp
     if let Some(url) = &args.url {
         client.server = url.clone();
     }
-    if let Some(cert) = &global.cert {
+    if let Some(cert) = &args.cert {
         client.ssl_cert = Some(match cert.to_str() {
-            Some(value) => ClientCert::parse(value).context("--cert")?,
+            Some(value) => parse_cert(value).map_err(|e| anyhow::anyhow!("--cert: {e}"))?,
             // Not UTF-8, so no ", " to split on: one combined PEM file.
-            None => ClientCert::Combined(cert.clone()),
+            None => composer::ClientCert::Combined(cert.clone()),
         });
     }
     if let Some(ca) = &args.ca {
         client.ssl_verify = SslVerify::CaPath(ca.clone());
     }
-    Ok(ComposerSettings {
+    Ok(Settings {
         client,
         koji_server,
-        poll_interval: global.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL),
+        poll_interval: args.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL),
     })
-}
-
-/// Read one builder.conf. Unlike the builder's default files, a file named
-/// on the command line must exist.
-fn read_builder_config(path: &Path) -> anyhow::Result<BuilderConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    Ok(BuilderConfig::from_str_with_origin(&text, path)?)
 }
 
 /// Run a compose command; `Ok` carries the exit status: 1 when the compose
 /// `compose` created or `compose-wait` waited for failed.
 pub async fn run(
-    global: &GlobalArgs,
     command: &ComposeCommand,
     out: &mut dyn Write,
     terminal: bool,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<u8> {
     let composer_args = match command {
         ComposeCommand::Create(args) => &args.composer,
         ComposeCommand::Status(args) | ComposeCommand::Wait(args) => &args.composer,
     };
-    let settings = settings(global, composer_args)?;
-    tracing::debug!(server = %settings.client.server, "composer settings");
+    let settings = settings(composer_args)?;
     if settings.client.ssl_cert.is_some() {
         // Upstream prints this when given --cert.
         writeln!(out, "Using client certificates")?;
@@ -118,7 +92,15 @@ pub async fn run(
             let id = client.compose_create(&request).await?;
             writeln!(out, "Compose: {id}")?;
             out.flush()?;
-            wait(&client, &id, settings.poll_interval, out).await?
+            // Each status change overwrites the line (upstream's
+            // `print(..., end="\r")`); progress only: a closed stdout must
+            // not end the wait.
+            client
+                .wait_for_compose(&id, settings.poll_interval, |status| {
+                    let _ = write!(out, "status: {: <10}\r", status.status.as_str());
+                    let _ = out.flush();
+                })
+                .await?
         }
         ComposeCommand::Status(args) => {
             let status = client.compose_status(&args.id).await?;
@@ -135,28 +117,10 @@ pub async fn run(
     Ok(if status.is_success() { 0 } else { 1 })
 }
 
-/// Poll until the compose is finished, showing its status on one line that
-/// each change overwrites (upstream's `print(..., end="\r")`).
-async fn wait(
-    client: &Client,
-    id: &str,
-    interval: Duration,
-    out: &mut dyn Write,
-) -> anyhow::Result<ComposeStatus> {
-    let status = client
-        .wait_for_compose(id, interval, |status| {
-            // Progress only: a closed stdout must not end the wait.
-            let _ = write!(out, "status: {: <10}\r", status.status.as_str());
-            let _ = out.flush();
-        })
-        .await?;
-    Ok(status)
-}
-
 /// Upstream's compose_cmd request: one image request per architecture, the
 /// same repositories for each, and a koji section with task id 0 (no Koji
 /// task is behind a stand-alone compose).
-pub fn compose_request(args: &ComposeArgs, default_koji: &str) -> ComposeRequest {
+fn compose_request(args: &ComposeArgs, default_koji: &str) -> ComposeRequest {
     let image_type = osbuild_task::map_legacy_image_type(&args.format);
     let repositories: Vec<Repository> = args.repo.iter().map(Repository::new).collect();
     let images = args
@@ -168,10 +132,7 @@ pub fn compose_request(args: &ComposeArgs, default_koji: &str) -> ComposeRequest
         name: args.name.clone(),
         version: args.version.clone(),
         release: args.release.clone(),
-        server: args
-            .koji
-            .clone()
-            .unwrap_or_else(|| default_koji.to_string()),
+        server: args.koji.clone().unwrap_or_else(|| default_koji.into()),
         task_id: 0,
     };
     ComposeRequest::koji(args.distro.clone(), images, koji)
@@ -179,11 +140,7 @@ pub fn compose_request(args: &ComposeArgs, default_koji: &str) -> ComposeRequest
 
 /// Upstream's show_compose: status (bold on a terminal), koji task, koji
 /// build once there is one, and one line per image.
-pub fn show_compose(
-    out: &mut dyn Write,
-    status: &ComposeStatus,
-    bold: bool,
-) -> std::io::Result<()> {
+fn show_compose(out: &mut dyn Write, status: &ComposeStatus, bold: bool) -> std::io::Result<()> {
     let value = status.status.as_str();
     if bold {
         writeln!(out, "status: {BOLD}{value}{RESET}")?;
@@ -228,22 +185,32 @@ fn describe_image(image: &ImageStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{parse_from, Command};
+    use clap::Parser;
+    use composer::ClientCert;
+    use koji_osbuild_builder::cli::{Cli, Command};
     use serde_json::json;
 
-    fn cli(argv: &[&str]) -> crate::args::Cli {
-        let mut full = vec!["koji-osbuild"];
+    fn cli(argv: &[&str]) -> Result<Command, clap::Error> {
+        let mut full = vec!["koji-osbuild-builder"];
         full.extend_from_slice(argv);
-        parse_from(full).expect("parses")
+        Ok(Cli::try_parse_from(full)?.command.expect("a subcommand"))
     }
 
-    fn compose_args(argv: &[&str]) -> (GlobalArgs, ComposeArgs) {
+    fn compose_args(argv: &[&str]) -> ComposeArgs {
         let mut full = vec!["compose"];
         full.extend_from_slice(argv);
-        let cli = cli(&full);
-        match cli.command {
-            Command::Compose(args) => (cli.global, *args),
+        match cli(&full).expect("parses") {
+            Command::Compose(args) => *args,
             other => panic!("not compose: {other:?}"),
+        }
+    }
+
+    fn wait_args(extra: &[&str]) -> ComposerArgs {
+        let mut argv = vec!["compose-wait", "id"];
+        argv.extend_from_slice(extra);
+        match cli(&argv).expect("parses") {
+            Command::ComposeWait(args) => args.composer,
+            other => panic!("not compose-wait: {other:?}"),
         }
     }
 
@@ -259,7 +226,7 @@ mod tests {
 
     #[test]
     fn request_like_upstreams_compose_cmd() {
-        let (_, args) = compose_args(&[
+        let args = compose_args(&[
             "name",
             "1.0",
             "3",
@@ -273,7 +240,7 @@ mod tests {
             "--format",
             "qcow2",
         ]);
-        let request = compose_request(&args, DEFAULT_KOJIHUB_URL);
+        let request = compose_request(&args, "https://localhost/kojihub");
         assert_eq!(
             request.to_json(),
             json!({
@@ -294,13 +261,13 @@ mod tests {
 
     #[test]
     fn koji_flag_wins_over_the_config() {
-        let (_, args) = compose_args(&["n", "v", "r", "d", "a", "--koji", "https://hub/kojihub"]);
+        let args = compose_args(&["n", "v", "r", "d", "a", "--koji", "https://hub/kojihub"]);
         let request = compose_request(&args, "https://conf/kojihub");
         assert_eq!(
             request.koji.map(|k| k.server).as_deref(),
             Some("https://hub/kojihub")
         );
-        let (_, args) = compose_args(&["n", "v", "r", "d", "a", "--format", "ami"]);
+        let args = compose_args(&["n", "v", "r", "d", "a", "--format", "ami"]);
         let request = compose_request(&args, "https://conf/kojihub");
         assert_eq!(
             request.koji.map(|k| k.server).as_deref(),
@@ -312,8 +279,8 @@ mod tests {
 
     #[test]
     fn defaults_without_config() {
-        let (global, args) = compose_args(&["n", "v", "r", "d", "a"]);
-        let s = settings(&global, &args.composer).expect("settings");
+        let args = compose_args(&["n", "v", "r", "d", "a"]);
+        let s = settings(&args.composer).expect("settings");
         assert_eq!(s.client.server, "https://localhost");
         assert_eq!(s.client.ssl_cert, None);
         assert_eq!(s.client.ssl_verify, SslVerify::Enabled);
@@ -324,7 +291,7 @@ mod tests {
 
     #[test]
     fn cert_pair_combined_and_ca() {
-        let cli = cli(&[
+        let Command::ComposeStatus(args) = cli(&[
             "compose-status",
             "abc",
             "--url",
@@ -337,12 +304,12 @@ mod tests {
             "0.25",
             "--retries",
             "0",
-        ]);
-        let Command::ComposeStatus(args) = &cli.command else {
-            panic!("not compose-status: {:?}", cli.command)
+        ])
+        .expect("parses") else {
+            panic!("not compose-status")
         };
         assert_eq!(args.id, "abc");
-        let s = settings(&cli.global, &args.composer).expect("settings");
+        let s = settings(&args.composer).expect("settings");
         assert_eq!(s.client.server, "https://composer:8443");
         assert_eq!(
             s.client.ssl_cert,
@@ -356,30 +323,17 @@ mod tests {
         assert_eq!(s.client.retry.max_retries, 0);
         assert_eq!(s.client.retry.backoff_factor, Duration::from_millis(300));
 
-        let cli = cli_wait(&["--cert", "/c/both.pem"]);
-        let (global, args) = cli;
-        let s = settings(&global, &args.composer).expect("settings");
+        let s = settings(&wait_args(&["--cert", "/c/both.pem"])).expect("settings");
         assert_eq!(
             s.client.ssl_cert,
             Some(ClientCert::Combined("/c/both.pem".into()))
         );
 
-        let (global, args) = cli_wait(&["--cert", "a, b, c"]);
-        let err = settings(&global, &args.composer).expect_err("three paths");
+        let err = settings(&wait_args(&["--cert", "a, b, c"])).expect_err("three paths");
         assert_eq!(
-            format!("{err:#}"),
+            err.to_string(),
             "--cert: Invalid cert string 'a, b, c' (3 certs)"
         );
-    }
-
-    fn cli_wait(extra: &[&str]) -> (GlobalArgs, ComposeIdArgs) {
-        let mut argv = vec!["compose-wait", "id"];
-        argv.extend_from_slice(extra);
-        let cli = cli(&argv);
-        match cli.command {
-            Command::ComposeWait(args) => (cli.global, args),
-            other => panic!("not compose-wait: {other:?}"),
-        }
     }
 
     #[test]
@@ -396,8 +350,7 @@ mod tests {
         .expect("write builder.conf");
         let conf = conf.to_string_lossy().into_owned();
 
-        let (global, args) = cli_wait(&["--config", &conf]);
-        let s = settings(&global, &args.composer).expect("settings");
+        let s = settings(&wait_args(&["--config", &conf])).expect("settings");
         assert_eq!(s.client.server, "https://composer.conf");
         assert_eq!(
             s.client.ssl_cert,
@@ -412,7 +365,7 @@ mod tests {
         assert_eq!(s.client.retry, RetryPolicy::STANDALONE);
         assert_eq!(s.koji_server, "https://hub.conf/kojihub");
 
-        let (global, args) = cli_wait(&[
+        let s = settings(&wait_args(&[
             "--config",
             &conf,
             "--url",
@@ -421,8 +374,8 @@ mod tests {
             "/flag/c.pem",
             "--ca",
             "/flag/ca.pem",
-        ]);
-        let s = settings(&global, &args.composer).expect("settings");
+        ]))
+        .expect("settings");
         assert_eq!(s.client.server, "https://flag");
         assert_eq!(
             s.client.ssl_cert,
@@ -438,27 +391,23 @@ mod tests {
 
     #[test]
     fn missing_builder_conf_is_an_error() {
-        let (global, args) = cli_wait(&["--config", "/nonexistent/builder.conf"]);
-        let err = settings(&global, &args.composer).expect_err("no such file");
+        let err = settings(&wait_args(&["--config", "/nonexistent/builder.conf"]))
+            .expect_err("no such file");
         assert!(
-            format!("{err:#}").starts_with("cannot read config file /nonexistent/builder.conf: "),
-            "{err:#}"
+            err.to_string()
+                .starts_with("cannot read config file /nonexistent/builder.conf: "),
+            "{err}"
         );
     }
 
     #[test]
-    fn compose_needs_an_arch() {
-        let err = parse_from(["koji-osbuild", "compose", "n", "v", "r", "d"])
-            .expect_err("an arch is required");
+    fn usage_errors() {
+        let err = cli(&["compose", "n", "v", "r", "d"]).expect_err("an arch is required");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("<ARCH>"), "{err}");
-    }
-
-    #[test]
-    fn bad_poll_interval_is_a_usage_error() {
         for bad in ["soon", "-1"] {
-            let err = parse_from(["koji-osbuild", "compose-wait", "id", "--poll-interval", bad])
-                .expect_err("not a duration");
+            let err =
+                cli(&["compose-wait", "id", "--poll-interval", bad]).expect_err("not a duration");
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
     }

@@ -1,20 +1,71 @@
-//! `koji-osbuild doctor --client`: the submitting side. The koji profile
-//! as `koji-osbuild image` reads it, the hub, the login, the `image`
-//! permission the hub plugin asks for, and the plugin itself.
+//! `koji-osbuild doctor`: the submitting side. The koji profile as
+//! `koji-osbuild image` reads it, the hub, the login, the `image`
+//! permission the hub plugin asks for, and the plugin itself; one line per
+//! check: `✓`, `✗` with what is wrong and what to do, or `-` for a check
+//! that could not run. A builder host is checked by `koji-osbuild-builder
+//! doctor`, which reads builder.conf as the daemon does.
 
 use std::io::Write;
+use std::time::Duration;
 
 use koji::ClientSession;
 
-use super::{has_hub_method, Outcome, Report, HUB_METHOD, TIMEOUT};
-use crate::args::GlobalArgs;
+use crate::args::{DoctorArgs, GlobalArgs};
 use crate::config::ConfigLocations;
 use crate::session::{self, Auth};
 
+/// One network step's limit: a doctor should answer in seconds, not wait
+/// out the client's retries.
+const TIMEOUT: Duration = Duration::from_secs(20);
+/// The hub call the hub plugin adds.
+const HUB_METHOD: &str = osbuild_task::METHOD;
+
+/// What one check found.
+enum Outcome {
+    Pass(String),
+    Fail(String),
+    /// Could not run because an earlier check failed.
+    Skip(String),
+    /// Does not apply to this configuration.
+    NotUsed(String),
+}
+
+struct Report<'a> {
+    out: &'a mut dyn Write,
+    failures: usize,
+}
+
+impl Report<'_> {
+    /// Print the line at once (network checks take a moment each).
+    fn record(&mut self, name: &str, outcome: Outcome) {
+        let line = match outcome {
+            Outcome::Pass(m) => format!("✓ {name}: {m}"),
+            Outcome::Fail(m) => {
+                self.failures += 1;
+                format!("✗ {name}: {m}")
+            }
+            Outcome::Skip(why) => format!("- {name}: skipped ({why})"),
+            Outcome::NotUsed(m) => format!("- {name}: {m}"),
+        };
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+}
+
 const CHECKS_AFTER_PROFILE: [&str; 4] = ["hub", "login", "image permission", "hub plugin"];
 
-/// Run the client checks; the exit status is 1 when any failed.
-pub async fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+/// Run the checks; the exit status is 1 when any failed.
+pub async fn run(
+    args: &DoctorArgs,
+    global: &GlobalArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    if !args.builder_config.is_empty() || args.kojid_config.is_some() {
+        anyhow::bail!(
+            "the builder host's checks moved: run `koji-osbuild-builder doctor [--config FILE]... \
+             [--kojid-config FILE]` on the builder host"
+        );
+    }
     let mut report = Report { out, failures: 0 };
     let settings = match session::settings(global, &ConfigLocations::system()) {
         Ok(settings) => settings,
@@ -85,7 +136,12 @@ pub async fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<i32
     let (login, permission) = login_and_permission(&settings, options).await;
     report.record("login", login);
     report.record("image permission", permission);
-    let plugin = match has_hub_method(&hub).await {
+    let methods = hub.call("system.listMethods", Vec::new()).await;
+    let has_method = methods.map(|m| {
+        let methods = m.as_array().unwrap_or_default();
+        methods.iter().any(|m| m.as_str() == Some(HUB_METHOD))
+    });
+    let plugin = match has_method {
         Ok(true) => Outcome::Pass(format!("the hub offers {HUB_METHOD}")),
         Ok(false) => Outcome::Fail(format!(
             "the hub has no {HUB_METHOD} call: its admin must install the koji-osbuild hub \
