@@ -417,58 +417,52 @@ impl Source<'_> {
         }
     }
 
-    fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
+    /// The value converted by `parse`, which says `None` when the value is
+    /// not `what`; the error quotes the value.
+    fn parsed<T>(
+        &self,
+        key: &str,
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
         let Some(v) = self.get(key)? else {
             return Ok(None);
         };
-        match v.trim().parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-            _ => Err(self.invalid(key, format!("'{v}' is not a positive number of seconds"))),
+        match parse(v.trim()) {
+            Some(value) => Ok(Some(value)),
+            None => Err(self.invalid(key, format!("'{v}' is not {what}"))),
         }
+    }
+
+    fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
+        self.parsed(key, "a positive number of seconds", |v| {
+            let s = v.parse::<f64>().ok()?;
+            (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s))
+        })
     }
 
     /// Seconds, where 0 is allowed (it means "none" or "never").
     fn seconds_or_zero(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        match v.trim().parse::<f64>() {
-            Ok(s) if (0.0..1e12).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
-            _ => Err(self.invalid(key, format!("'{v}' is not a number of seconds (0 or more)"))),
-        }
+        self.parsed(key, "a number of seconds (0 or more)", |v| {
+            let s = v.parse::<f64>().ok()?;
+            (0.0..1e12).contains(&s).then(|| Duration::from_secs_f64(s))
+        })
     }
 
     /// A whole number, 0 included.
     fn whole(&self, key: &str) -> Result<Option<u32>, ConfigError> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        v.trim()
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| self.invalid(key, format!("'{v}' is not a whole number (0 or more)")))
+        self.parsed(key, "a whole number (0 or more)", |v| v.parse().ok())
     }
 
     fn count(&self, key: &str) -> Result<Option<usize>, ConfigError> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        match v.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(self.invalid(key, format!("'{v}' is not a positive whole number"))),
-        }
+        self.parsed(key, "a positive whole number", |v| {
+            v.parse().ok().filter(|n: &usize| *n > 0)
+        })
     }
 
     fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        pyini::parse_bool(&v).map(Some).ok_or_else(|| {
-            self.invalid(
-                key,
-                format!("'{v}' is not a boolean (use yes/no, true/false, on/off, 1/0)"),
-            )
-        })
+        let what = "a boolean (use yes/no, true/false, on/off, 1/0)";
+        self.parsed(key, what, pyini::parse_bool)
     }
 
     fn nonempty(&self, key: &str) -> Result<Option<String>, ConfigError> {

@@ -759,8 +759,13 @@ impl Doctor<'_> {
         }
     }
 
+    /// Whether the hub lists the hub plugin's call in system.listMethods.
     async fn hub_plugin(&self, hub: &ClientSession) -> Outcome {
-        match has_hub_method(hub).await {
+        let offered = hub.call("system.listMethods", Vec::new()).await.map(|m| {
+            let methods = m.as_array().unwrap_or_default();
+            methods.iter().any(|m| m.as_str() == Some(HUB_METHOD))
+        });
+        match offered {
             Ok(true) => Outcome::Pass(format!("the hub offers {HUB_METHOD}")),
             Ok(false) => Outcome::Fail(format!(
                 "the hub has no {HUB_METHOD} call; install the koji-osbuild hub plugin \
@@ -769,16 +774,6 @@ impl Doctor<'_> {
             Err(e) => Outcome::Fail(format!("system.listMethods: {e}")),
         }
     }
-}
-
-/// Whether the hub lists the hub plugin's call in system.listMethods.
-async fn has_hub_method(hub: &ClientSession) -> Result<bool, koji::Error> {
-    let methods = hub.call("system.listMethods", Vec::new()).await?;
-    Ok(methods
-        .as_array()
-        .unwrap_or_default()
-        .iter()
-        .any(|m| m.as_str() == Some(HUB_METHOD)))
 }
 
 /// Whether reqwest would send composer requests through a proxy from the
