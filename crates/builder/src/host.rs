@@ -716,3 +716,6 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
