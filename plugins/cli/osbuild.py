@@ -1,30 +1,42 @@
 """Koji osbuild integration - koji client plugin
 
-Adds the 'osbuild-image' command to the koji command line tool, with the
-same options, usage text and output as upstream koji-osbuild's plugin.
-
-The work itself is done by the `koji-osbuild` binary (`koji-osbuild image`):
-this plugin checks the arguments with upstream's option parser, logs in
-with whatever authentication the koji CLI is configured for (password,
-certificate, Kerberos, ...), and hands that logged-in session to the binary
-through a pipe, so every koji authtype works without the binary having to
-implement it.
+Adds the 'osbuild-image' command to the koji command line tool. It calls
+the 'osbuildImage' hub call of the koji-osbuild hub plugin, with the same
+options, usage text and output as upstream koji-osbuild's plugin, plus
+--priority and a check of the request against the osbuildImage schema
+before anything is created.
 """
 
 import json
 import optparse  # pylint: disable=deprecated-module
 import os
-import shutil
-import signal
-import subprocess
-import sys
+from pprint import pprint
 
+import koji
 import koji_cli.lib as kl
 from koji.plugin import export_cli
 
+try:
+    import jsonschema
+except ImportError:  # the hub checks the request anyway
+    jsonschema = None
 
-# Where the binary is looked up; KOJI_OSBUILD_BIN overrides (tests, odd installs).
-DEFAULT_BINARY = "/usr/bin/koji-osbuild"
+
+SCHEMA_ENV = "KOJI_OSBUILD_SCHEMA"
+SCHEMA_NAME = "osbuild-image.schema.json"
+# Where the RPM installs the schema, then the source tree (plugins/cli/ ->
+# schemas/). The hub plugin looks in the same places; the two plugins are
+# installed apart, so neither imports the other.
+SCHEMA_PATHS = [
+    os.path.join("/usr/share/koji-osbuild", SCHEMA_NAME),
+    os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                 "..", "..", "schemas", SCHEMA_NAME),
+]
+
+# The options that read a file, by their key in opts: a schema violation
+# inside one is reported against the option and the file.
+FILE_OPTIONS = {"customizations": "--customizations",
+                "upload_options": "--upload-options"}
 
 
 def parse_repo(_option, _opt, value, parser):
@@ -52,11 +64,6 @@ def parse_repo_package_set(_option, opt, value, parser):
 
 
 def parse_args(argv):
-    """Parse exactly as upstream does, for the same usage text and errors.
-
-    The parsed values are only used to reject bad input early; the binary
-    receives the original argv and applies the same rules itself.
-    """
     usage = ("usage: %prog osbuild-image [options] <name> <version> "
              "<distro> <target> <arch> [<arch> ...]")
 
@@ -108,80 +115,135 @@ def parse_args(argv):
     return opts
 
 
-def find_binary():
-    return (os.environ.get("KOJI_OSBUILD_BIN")
-            or shutil.which("koji-osbuild")
-            or DEFAULT_BINARY)
+def load_json(flag, path):
+    """The JSON document in a file given on the command line."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as err:
+        return kl.error(f"{flag} {path}: cannot read the file: {err.strerror}")
+    except ValueError as err:  # JSONDecodeError, or bytes that are not UTF-8
+        return kl.error(f"{flag} {path}: not valid JSON: {err}")
 
 
-def global_args(options):
-    """The koji CLI's resolved settings, as koji-osbuild global options."""
-    args = ["--server", options.server]
-    if getattr(options, "weburl", None):
-        args += ["--weburl", options.weburl]
-    if getattr(options, "topurl", None):
-        args += ["--topurl", options.topurl]
-    if getattr(options, "serverca", None):
-        args += ["--serverca", options.serverca]
-    if getattr(options, "poll_interval", None):
-        args += ["--poll-interval", str(options.poll_interval)]
-    if getattr(options, "quiet", False):
-        args.append("--quiet")
-    return args
+def schema_path():
+    """The osbuildImage schema file, or None when none is installed."""
+    override = os.environ.get(SCHEMA_ENV)
+    if override:
+        # Named explicitly: checking against nothing would hide the mistake.
+        if not os.path.isfile(override):
+            kl.error(f"{SCHEMA_ENV}={override}: no such file; "
+                     "point it at osbuild-image.schema.json or unset it")
+        return override
+    return next((os.path.normpath(p) for p in SCHEMA_PATHS if os.path.isfile(p)), None)
 
 
-def hand_over_session(session):
-    """Write the logged-in session to a pipe; return its read end.
+def validate(call_args, args):
+    """Check the hub call's arguments against the schema the hub uses.
 
-    The session key is a secret: a pipe keeps it off the command line and
-    out of the environment. The koji CLI then forgets the session so that
-    its own logout at exit does not race the binary's calls.
+    A violation ends the command with one line naming the option (and the
+    file) it came from; without jsonschema or a schema the hub's own check
+    is the only one.
     """
-    sinfo = session.sinfo
-    payload = json.dumps({
-        "session-id": sinfo["session-id"],
-        "session-key": sinfo["session-key"],
-        "callnum": session.callnum,
-        "header-auth": bool(sinfo.get("header-auth")),
-    }).encode("utf-8")
-    read_fd, write_fd = os.pipe()
-    # The payload is far below the pipe buffer, so this cannot block.
-    os.write(write_fd, payload)
-    os.close(write_fd)
-    session._forget()  # pylint: disable=protected-access
-    return read_fd
+    path = schema_path() if jsonschema else None
+    if path is None:
+        return
+    with open(path, "r", encoding="utf-8") as f:
+        validator = jsonschema.Draft4Validator(json.load(f))
+    err = jsonschema.exceptions.best_match(validator.iter_errors(call_args))
+    if err is None:
+        return
+    where = list(err.absolute_path)
+    if len(where) >= 2 and where[0] == 6 and where[1] in FILE_OPTIONS:
+        thing = f"{FILE_OPTIONS[where[1]]} {getattr(args, where[1])}"
+        where = where[2:]
+    else:
+        thing = "osbuildImage arguments"
+    at = f" at {'/'.join(map(str, where))}" if where else ""
+    kl.error(f"{thing}{at}: {err.message} (the rules are in {path})")
+
+
+def check_target(session, name):
+    """Check the target with name exists and has a destination tag"""
+
+    target = session.getBuildTarget(name)
+    if not target:
+        raise koji.GenericError(f"Unknown build target: {name}")
+
+    tag = session.getTag(target['dest_tag'])
+    if not tag:
+        raise koji.GenericError(f"Unknown destination tag: {target['dest_tag_name']}")
+
+
+def build_opts(args):
+    """The opts argument of osbuildImage, with upstream's keys and rules."""
+    opts = {}
+    if args.release:
+        opts["release"] = args.release
+    if args.repo:
+        opts["repo"] = args.repo
+    if args.skip_tag:
+        opts["skip_tag"] = True
+
+    ostree = {key: value for key, value in (("parent", args.ostree_parent),
+                                            ("ref", args.ostree_ref),
+                                            ("url", args.ostree_url)) if value}
+    if ostree:
+        opts["ostree"] = ostree
+
+    for key, flag in FILE_OPTIONS.items():
+        if getattr(args, key):
+            opts[key] = load_json(flag, getattr(args, key))
+    return opts
 
 
 @export_cli
 def handle_osbuild_image(options, session, argv):
     "[build] Build images via osbuild"
-    parse_args(argv)
+    args = parse_args(argv)
 
-    cmd = [find_binary()] + global_args(options)
+    name, version, arch, target = args.name, args.version, args.arch, args.target
+    distro, image_type = args.distro, args.image_type
+
+    opts = build_opts(args)
+    validate([name, version, distro, image_type, target, arch, opts], args)
+
+    # Do some early checks to be able to give quick feedback
+    check_target(session, target)
+
+    if not options.quiet:
+        print("name:", name)
+        print("version:", version)
+        print("distro:", distro)
+        print("arches:", ", ".join(arch))
+        print("target:", target)
+        print("image type:", image_type)
+        pprint(opts)
 
     kl.activate_session(session, options)
-    pass_fds = ()
-    if session.logged_in:
-        read_fd = hand_over_session(session)
-        pass_fds = (read_fd,)
-        cmd += ["--session-fd", str(read_fd)]
-    else:
-        cmd.append("--noauth")
-    cmd += ["image"] + list(argv)
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Ctrl-C reaches the binary too (same process group); it prints how to
-    # keep watching and exits, so the plugin only waits for it.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        proc = subprocess.run(cmd, pass_fds=pass_fds, check=False)
-    except OSError as err:
-        print(f"koji osbuild-image: cannot run {cmd[0]}: {err.strerror}; "
-              "install koji-osbuild or set KOJI_OSBUILD_BIN", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        for fd in pass_fds:
-            os.close(fd)
-    return proc.returncode
+    # Sent only when given: without --priority the call is upstream's own.
+    extra = {} if args.priority is None else {"priority": args.priority}
+    task_id = session.osbuildImage(name, version, distro, image_type, target, arch,
+                                   opts=opts, **extra)
+
+    if not options.quiet:
+        print(f"Created task: {task_id}")
+        print(f"Task info: {options.weburl}/taskinfo?taskID={task_id}")
+
+    # pylint: disable=protected-access
+    if (args.wait is None and kl._running_in_bg()) or args.wait is False:
+        # either running in the background or must not wait by user's
+        # request. All done.
+        return None
+
+    session.logout()
+    # poll_interval as koji's own commands (koji.conf / --poll-interval)
+    # instead of watch_tasks' 60 s default, which upstream left in place.
+    res = kl.watch_tasks(session, [task_id], quiet=options.quiet,
+                         poll_interval=options.poll_interval)
+
+    if res == 0:
+        result = session.getTaskResult(task_id)
+        print(result)
+    return res
