@@ -33,18 +33,26 @@ TASK_ID = 4711
 
 
 class FakeSession:
-    """The parts of kojihub's session (kojihub/auth.py) the plugin may use."""
+    """The parts of kojihub's session (kojihub/auth.py) the plugin may use.
 
-    def __init__(self, perms):
+    It records what the plugin asks and has no permission rules of its
+    own: assertPerm passes for the permissions in `granted` (by default the
+    user's own), so each test says what kojihub would decide.
+    """
+
+    def __init__(self, perms, granted=None):
         self.perms = set(perms)
+        self.granted = self.perms if granted is None else set(granted)
         self.asserted = []
+        self.queried = []
 
     def hasPerm(self, perm):  # pylint: disable=invalid-name
+        self.queried.append(perm)
         return perm in self.perms
 
     def assertPerm(self, perm):  # pylint: disable=invalid-name
         self.asserted.append(perm)
-        if not self.hasPerm(perm) and not self.hasPerm("admin"):
+        if perm not in self.granted:
             # kojihub's wording, see capture 13-osbuildImage-no-perm
             raise koji.ActionNotAllowed(
                 f"{perm} permission required (logged in as someone)")
@@ -100,6 +108,14 @@ def fixture_plugin(monkeypatch, hub):
 
 def as_user(plugin, *perms):
     plugin.context.session = FakeSession(perms)
+    return plugin.context.session
+
+
+def as_admin(plugin):
+    # kojihub's assertPerm lets an admin through for any permission, while
+    # hasPerm answers only for the user's own; test_real_plugin.py in
+    # testing/hub/tests checks the plugin against the test hub's sessions.
+    plugin.context.session = FakeSession(["admin"], granted=["admin", "image"])
     return plugin.context.session
 
 
@@ -233,17 +249,27 @@ def test_no_priority_keeps_koji_default(plugin, hub, priority):
 
 
 def test_negative_priority_needs_admin(plugin, hub):
-    as_user(plugin, "image")
+    session = as_user(plugin, "image")
     with pytest.raises(koji.ActionNotAllowed,
                        match="only admins may create high-priority tasks"):
         plugin.osbuildImage(*args_with({}), priority=-5)
+    assert session.queried == ["admin"]
     hub.make_task.assert_not_called()
 
 
 def test_negative_priority_as_admin(plugin, hub):
-    as_user(plugin, "admin")
+    session = as_admin(plugin)
     plugin.osbuildImage(*args_with({}), priority=-5)
+    assert session.queried == ["admin"]
     assert_one_task(hub, args_with({}), priority=koji.PRIO_DEFAULT - 5)
+
+
+@pytest.mark.parametrize("priority", [None, 0, 5])
+def test_only_a_negative_priority_asks_for_admin(plugin, hub, priority):
+    session = as_user(plugin, "image")
+    plugin.osbuildImage(*args_with({}), priority=priority)
+    assert session.queried == []
+    hub.make_task.assert_called_once()
 
 
 def test_priority_that_is_not_a_number(plugin, hub):
@@ -281,10 +307,15 @@ def test_permission_is_checked_before_the_arguments(plugin, hub):
     hub.make_task.assert_not_called()
 
 
-def test_image_admins_pass_without_image_permission_listed(plugin, hub):
-    # kojihub's hasPerm/assertPerm treat admin as having every permission
-    as_user(plugin, "admin")
+def test_the_image_permission_is_left_to_assert_perm(plugin, hub):
+    # An admin without the image permission gets in through kojihub's
+    # assertPerm; a plugin that checked hasPerm("image") itself (or asked
+    # for a permission of its own) would lock admins out.
+    session = as_admin(plugin)
     assert plugin.osbuildImage(*args_with({})) == TASK_ID
+    assert session.asserted == ["image"]
+    assert session.queried == []
+    assert_one_task(hub, args_with({}))
 
 
 def test_legacy_signature_lets_koji_read_the_task(plugin):

@@ -37,3 +37,20 @@ def test_osbuild_image_through_the_real_plugin(real_hub):
     with pytest.raises(koji.ParameterError):
         s.osbuildImage('demo-image', '42', 'fedora-42', 'guest-image', 'fedora42-candidate',
                        [], opts={})
+
+
+def test_admins_and_priorities_through_the_real_plugin(real_hub):
+    # The admin rules come from the hub's session code (kojihub/auth.py's
+    # assertPerm lets an admin through, hasPerm does not), not from a fake.
+    args = ('demo-image', '42', 'fedora-42', 'guest-image', 'fedora42-candidate', ['x86_64'])
+    admin = real_hub.login('admin')
+    assert admin.getPerms() == ['admin']
+    task_id = admin.osbuildImage(*args, opts={}, priority=-5)
+    assert admin.getTaskInfo(task_id)['priority'] == koji.PRIO_DEFAULT - 5
+
+    user = real_hub.login('kojiuser')
+    with pytest.raises(koji.ActionNotAllowed,
+                       match=r'^only admins may create high-priority tasks$'):
+        user.osbuildImage(*args, opts={}, priority=-5)
+    task_id = user.osbuildImage(*args, opts={}, priority=3)
+    assert user.getTaskInfo(task_id)['priority'] == koji.PRIO_DEFAULT + 3
