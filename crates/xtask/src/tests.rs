@@ -290,7 +290,10 @@ fn builder_conf_page_documents_every_key_the_code_reads() {
         .iter()
         .flat_map(|s| &documented[*s])
         .collect();
-    for key in keys.iter().filter(|k| !upstream.contains(k) && *k != "maxjobs") {
+    for key in keys
+        .iter()
+        .filter(|k| !upstream.contains(k) && *k != "maxjobs")
+    {
         assert!(
             documented["builder"].contains(key),
             "crates/builder/src/config.rs reads '{key}', builder.conf.5's [builder] SECTION \
