@@ -607,3 +607,179 @@ async fn a_failed_task_makes_watch_exit_non_zero() {
         "{out:#?}"
     );
 }
+
+// --- `koji osbuild-image`: the koji CLI with our plugin, all Python ---------
+
+/// `--wait`: koji's own watch lines (watch_tasks, after the plugin logs
+/// out), then the task result as upstream prints it.
+#[tokio::test]
+async fn koji_cli_plugin_waits_and_prints_the_result() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    // poll_interval is a koji.conf key; the koji CLI's default is 6 s.
+    home.koji_config(&format!("{}poll_interval = 1\n", password_profile(&hub)));
+
+    let args = as_user("kojiuser", "kojipass", &koji_image_args(&["--wait"]));
+    let (out, ()) = tokio::join!(
+        home.koji(&args),
+        run_task_as_host(&hub, Some(upstream_result())),
+    );
+    let out = out.success();
+    let lines = out.stdout_lines();
+    let watching = lines
+        .iter()
+        .position(|l| *l == "Watching tasks (this may be safely interrupted)...")
+        .unwrap_or_else(|| panic!("no watch_tasks header: {out:#?}"));
+    assert_eq!(
+        lines[watching - 1],
+        format!("Task info: {}/taskinfo?taskID=1", hub.weburl)
+    );
+    // The first state seen depends on how fast the host takes the task.
+    assert!(
+        [
+            "1 osbuildImage (noarch): free",
+            "1 osbuildImage (noarch): assigned (builder.local)",
+            "1 osbuildImage (noarch): open (builder.local)",
+        ]
+        .contains(&lines[watching + 1]),
+        "{out:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("1 osbuildImage (noarch): ") && l.ends_with(" -> closed")),
+        "{out:#?}"
+    );
+    assert_eq!(
+        &lines[lines.len() - 2..],
+        [
+            "1 osbuildImage (noarch) completed successfully",
+            "{'composer': {'server': 'https://composer.example', 'id': 'c-1'}, 'koji': {'build': 7}}",
+        ],
+        "{out:#?}"
+    );
+    assert_eq!(out.stderr, "");
+}
+
+/// `--priority` reaches the hub call; a negative one is the hub's to refuse.
+#[tokio::test]
+async fn koji_cli_plugin_passes_the_priority() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+
+    let out = home
+        .koji(&as_user(
+            "kojiuser",
+            "kojipass",
+            &koji_image_args(&["--priority", "3", "--nowait"]),
+        ))
+        .await
+        .success();
+    let info = hub
+        .anonymous()
+        .get_task_info(created_task(&out), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.priority, Some(23));
+
+    let out = home
+        .koji(&as_user(
+            "kojiuser",
+            "kojipass",
+            &koji_image_args(&["--priority", "-5", "--nowait"]),
+        ))
+        .await;
+    let line = out.one_line_error();
+    assert!(
+        line.ends_with("ActionNotAllowed: only admins may create high-priority tasks"),
+        "{line}"
+    );
+    assert_eq!(task_count(&hub).await, 1);
+}
+
+/// Bad input through `koji osbuild-image`: one line on stderr, exit 1, no
+/// task. Files and the schema are checked before the hub is asked anything;
+/// the target is upstream's check_target.
+#[tokio::test]
+async fn koji_cli_plugin_bad_input_gives_one_line_and_creates_no_task() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+    let bad_json = home.file("bad.json", "{\"packages\": [\"vim\",]}");
+    let bad_upload = home.file("upload.json", "{\"region\": 1}");
+    let missing = home.path().join("no-such-file.json");
+    let (missing, bad_json, bad_upload) = (
+        missing.display().to_string(),
+        bad_json.display().to_string(),
+        bad_upload.display().to_string(),
+    );
+
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec![
+                "osbuild-image",
+                "demo-image",
+                "42",
+                "fedora-42",
+                "no-such-target",
+                "x86_64",
+            ],
+            "GenericError: Unknown build target: no-such-target".into(),
+        ),
+        (
+            koji_image_args(&["--customizations", &missing]),
+            format!("--customizations {missing}: cannot read the file: No such file or directory"),
+        ),
+        (
+            koji_image_args(&["--customizations", &bad_json]),
+            format!("--customizations {bad_json}: not valid JSON: "),
+        ),
+        (
+            koji_image_args(&["--upload-options", &bad_upload]),
+            format!("--upload-options {bad_upload}: {{'region': 1}} is not valid"),
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = home.koji(&as_user("kojiuser", "kojipass", &args)).await;
+        assert_eq!(out.code, 1, "{out:#?}");
+        let line = out.one_line_error();
+        assert!(
+            line.contains(&needle),
+            "{args:?}: {line:?} should say {needle:?}"
+        );
+    }
+
+    // The hub's own refusal, in the koji CLI's words.
+    let out = home
+        .koji(&as_user(
+            "nobody",
+            "nobodypass",
+            &koji_image_args(&["--nowait"]),
+        ))
+        .await;
+    assert!(
+        out.one_line_error()
+            .ends_with("ActionNotAllowed: image permission required (logged in as nobody)"),
+        "{out:#?}"
+    );
+
+    // A missing architecture is upstream's usage error (exit 2).
+    let out = home
+        .koji(&[
+            "osbuild-image",
+            "demo-image",
+            "42",
+            "fedora-42",
+            "fedora42-candidate",
+        ])
+        .await;
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr.contains("At least five arguments are required"),
+        "{out:#?}"
+    );
+
+    assert_eq!(task_count(&hub).await, 0);
+}

@@ -108,7 +108,6 @@ impl Home {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path())
             .env("LANG", "C.UTF-8")
-            .env("KOJI_OSBUILD_BIN", workspace_bin("koji-osbuild"))
             .current_dir(self.path())
             .stdin(Stdio::null())
             .output()
