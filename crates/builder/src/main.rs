@@ -37,8 +37,18 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
         )
         .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("koji-osbuild-builder: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Some(command) = cli.command {
-        return tool(command);
+        return tool(&runtime, command);
     }
     let paths = cli.config.files();
     let settings = match Settings::load(&paths, cli.config.kojid_config.as_deref()) {
@@ -55,16 +65,6 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("koji-osbuild-builder: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let reload = Arc::new(AtomicBool::new(false));
     let result = runtime.block_on(run(
         settings,
@@ -86,19 +86,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `doctor` or a compose command: one runtime on this thread, the exit
-/// status it reports, and any error as one line.
-fn tool(command: Command) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("koji-osbuild-builder: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// `doctor` or a compose command: the exit status it reports, and any
+/// error as one line.
+fn tool(runtime: &tokio::runtime::Runtime, command: Command) -> ExitCode {
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let mut out = stdout.lock();
