@@ -36,8 +36,10 @@ fn the_local_stack_builds_and_tags_an_image() {
     // at the end, the build and where it went.
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(
-        lines.iter().any(|l| l.starts_with("Task 1 osbuildImage demo-image-42: compose ")
-            && l.ends_with("(x86_64 success)")),
+        lines.iter().any(
+            |l| l.starts_with("Task 1 osbuildImage demo-image-42: compose ")
+                && l.ends_with("(x86_64 success)")
+        ),
         "no compose progress in:\n{stdout}"
     );
     assert!(

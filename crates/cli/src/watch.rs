@@ -343,7 +343,10 @@ impl<'a, W: Write> Watcher<'a, W> {
             // A build the hub does not know (deleted since) has no tags to ask for.
             let (nvr, tags) = match build {
                 Some(b) => (
-                    Some(b.nvr.unwrap_or(format!("{}-{}-{}", b.name, b.version, b.release))),
+                    Some(
+                        b.nvr
+                            .unwrap_or(format!("{}-{}-{}", b.name, b.version, b.release)),
+                    ),
                     self.tags_of(build_id).await?,
                 ),
                 None => (None, Vec::new()),

@@ -612,8 +612,7 @@ mod tests {
                 "guest-image",
                 vec![
                     Repository::new("http://1.repo/x86_64"),
-                    Repository::new("https://2.repo")
-                        .with_package_sets(vec!["blueprint".into()]),
+                    Repository::new("https://2.repo").with_package_sets(vec!["blueprint".into()]),
                 ],
             )],
             Koji {
