@@ -362,7 +362,7 @@ async fn sigterm_frees_running_tasks_and_marks_the_host_not_ready() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        s.builder.stop(),
+        s.builder.stop().await,
         "clean exit on SIGTERM:\n{}",
         s.builder.log()
     );
@@ -380,15 +380,6 @@ async fn sigterm_frees_running_tasks_and_marks_the_host_not_ready() {
     assert_eq!(host.get("ready").and_then(Value::as_bool), Some(false));
 }
 
-/// Waits until `pred` holds for the builder's log.
-async fn wait_log(builder: &BuilderProcess, what: &str, pred: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !pred(&builder.log()) {
-        assert!(Instant::now() < deadline, "{what}:\n{}", builder.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_the_config_in_place_and_the_compose_goes_on() {
     let mut s = stack(&["--compose-duration", "8s"], "");
@@ -402,20 +393,22 @@ async fn sighup_reloads_the_config_in_place_and_the_compose_goes_on() {
     s.builder
         .write_config(&good.replace("capacity = 12", "capacity = many"));
     s.builder.signal("HUP");
-    wait_log(&s.builder, "the bad reload is logged", |log| {
-        log.contains("keeping the configuration in use")
-    })
-    .await;
+    s.builder
+        .wait_log("the bad reload is logged", |log| {
+            log.contains("keeping the configuration in use")
+        })
+        .await;
     assert!(s.builder.log().contains("'capacity'"), "names the key");
-    assert_eq!(s.builder.wait_exit(Duration::from_millis(500)), None);
+    assert_eq!(s.builder.wait_exit(Duration::from_millis(500)).await, None);
 
     // A good one: the same process logs in again and resumes the compose.
     s.builder.write_config(&good);
     s.builder.signal("HUP");
-    wait_log(&s.builder, "the builder logs in again", |log| {
-        log.matches("logged in as builder host").count() == 2
-    })
-    .await;
+    s.builder
+        .wait_log("the builder logs in again", |log| {
+            log.matches("logged in as builder host").count() == 2
+        })
+        .await;
     assert_eq!(s.builder.pid(), pid, "reloaded in place");
     let info = wait_done(&user, task_id, Duration::from_secs(120)).await;
     assert_eq!(
@@ -1142,7 +1135,10 @@ async fn a_forced_takeover_by_another_process_makes_the_builder_leave() {
         .exclusive_session(true)
         .await
         .expect("exclusiveSession(force=True)");
-    let status = tokio::task::block_in_place(|| s.builder.wait_exit(Duration::from_secs(30)))
+    let status = s
+        .builder
+        .wait_exit(Duration::from_secs(30))
+        .await
         .unwrap_or_else(|| panic!("the builder still runs:\n{}", s.builder.log()));
     assert!(!status.success(), "{status}");
     let log = s.builder.log();

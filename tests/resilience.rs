@@ -47,7 +47,7 @@ async fn hub_down_mid_compose_the_task_still_closes() {
     let mut hub = TestHub::start();
     // The simulator's own Koji side (CGImport) runs at the end of the
     // compose, after the hub is back.
-    let sim = ComposerSim::start(&hub, &["--compose-duration", "25s"]);
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "12s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
     let user = hub.login("kojiuser", "kojipass").await;
     let task_id = submit_guest_image(&user).await;
@@ -55,14 +55,13 @@ async fn hub_down_mid_compose_the_task_still_closes() {
 
     hub.stop();
     let outage = Instant::now();
-    // Long enough for many failed tries of the task's status uploads and
-    // of the host loop's calls.
-    std::thread::sleep(Duration::from_secs(15));
-    assert!(
-        builder.log().contains("failed"),
-        "the builder noticed the outage:\n{}",
-        builder.log()
-    );
+    // The hub stays down until the builder has tried a call again and
+    // again (Koji's retries, half a second apart here).
+    builder
+        .wait_log("the builder's calls fail while the hub is down", |log| {
+            log.contains("Try #5 for call")
+        })
+        .await;
     hub.restart();
     let down = outage.elapsed();
 
@@ -95,20 +94,21 @@ async fn hub_down_mid_compose_the_task_still_closes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hub_offline_mid_compose_the_task_still_closes() {
     let hub = TestHub::start();
-    let sim = ComposerSim::start(&hub, &["--compose-duration", "18s"]);
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "10s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
     let user = hub.login("kojiuser", "kojipass").await;
     let task_id = submit_guest_image(&user).await;
     compose_running(&user, task_id).await;
 
     hub.set_offline(true);
-    std::thread::sleep(Duration::from_secs(10));
-    let log = builder.log();
+    // The maintenance lasts until the builder has waited through several
+    // ServerOffline answers.
+    builder
+        .wait_log("the builder waits for the hub", |log| {
+            log.matches("Koji hub is offline").count() >= 3
+        })
+        .await;
     hub.set_offline(false);
-    assert!(
-        log.contains("Koji hub is offline"),
-        "the builder waited for the hub:\n{log}"
-    );
 
     let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
     assert_closed(&info, &failure(&user, task_id).await, &builder.log());
@@ -125,16 +125,33 @@ async fn hub_offline_mid_compose_the_task_still_closes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn composer_5xx_and_resets_for_a_while_the_task_still_closes() {
     let hub = TestHub::start();
-    let sim = ComposerSim::start(&hub, &["--compose-duration", "14s"]);
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "8s"]);
     let builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, ""));
     let user = hub.login("kojiuser", "kojipass").await;
     let task_id = submit_guest_image(&user).await;
     compose_running(&user, task_id).await;
 
-    sim.set_faults(&json!({"fail_for": "5s", "fail_status": 503}));
-    std::thread::sleep(Duration::from_secs(5));
-    sim.set_faults(&json!({"reset_for": "4s"}));
-    std::thread::sleep(Duration::from_secs(4));
+    // Each spell lasts until the client's own retries are used up and the
+    // task waits composer out (it logs "composer failed while following").
+    let waits = |log: &str| log.matches("composer failed while following").count();
+    sim.set_faults(&json!({"fail_for": "120s", "fail_status": 503}));
+    sim.wait_stats("the 503s reach the builder", |s| {
+        s["injected_failures"].as_u64() >= Some(3)
+    })
+    .await;
+    builder
+        .wait_log("the task waits out the 503s", |log| waits(log) >= 1)
+        .await;
+    let before = waits(&builder.log());
+    sim.set_faults(&json!({"fail_for": "0s", "reset_for": "120s"}));
+    sim.wait_stats("the resets reach the builder", |s| {
+        s["injected_resets"].as_u64() >= Some(3)
+    })
+    .await;
+    builder
+        .wait_log("the task waits out the resets", |log| waits(log) > before)
+        .await;
+    sim.set_faults(&json!({"reset_for": "0s"}));
 
     let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
     assert_closed(&info, &failure(&user, task_id).await, &builder.log());

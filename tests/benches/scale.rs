@@ -369,7 +369,7 @@ async fn main() {
     );
     let sim_stats = sim.stats();
     let composes = curl_json(&format!("{}/_sim/composes", sim.url));
-    builder.stop();
+    builder.stop().await;
 
     // Delays, matched by task id (the compose request's koji.task_id).
     let by_task: HashMap<i64, &serde_json::Value> = tasks

@@ -157,35 +157,39 @@ impl BuilderProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (up to a minute) until `pred` holds for the daemon's log;
+    /// panics with `what` and the log otherwise.
+    pub async fn wait_log(&self, what: &str, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !pred(&self.log()) {
+            assert!(Instant::now() < deadline, "{what}:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    /// SIGTERM, then wait for the exit; returns whether it exited cleanly.
-    pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
+    /// SIGTERM, then wait for the exit; returns whether it exited cleanly
+    /// (killed after 30 s).
+    pub async fn stop(&mut self) -> bool {
+        if self.child.is_none() {
             return true;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
+        }
+        self.signal("TERM");
+        match self.wait_exit(Duration::from_secs(30)).await {
+            Some(status) => status.success(),
+            None => {
+                self.kill9();
+                false
             }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Waits up to `timeout` for the daemon to exit on its own; its exit
     /// status, or `None` if it still runs.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             let child = self.child.as_mut()?;
@@ -196,7 +200,7 @@ impl BuilderProcess {
             if Instant::now() > deadline {
                 return None;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

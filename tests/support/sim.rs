@@ -118,6 +118,20 @@ impl ComposerSim {
         serde_json::from_slice(&out.stdout).expect("/_sim/stats is JSON")
     }
 
+    /// Waits (up to a minute) until `pred` holds for [`ComposerSim::stats`];
+    /// panics with `what` and the last stats otherwise.
+    pub async fn wait_stats(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let stats = self.stats();
+            if pred(&stats) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {stats}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The simulator's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
