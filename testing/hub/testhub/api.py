@@ -31,7 +31,7 @@ def getSessionInfo(details=False, user_id=None):
 
 def listBuildroots(hostID=None, tagID=None, state=None, rpmID=None, archiveID=None,
                    taskID=None, buildrootID=None, repoID=None, queryOpts=None):
-    """kojid asks every loop (koji-protocol.md §4 step 4); image work has none."""
+    """kojid asks on every pass of its main loop; image work has none."""
     return []
 
 

@@ -344,7 +344,7 @@ def build_dir(binfo):
 
 
 def getBuildLogs(build):
-    """[{name, dir, path}] for files under packages/N/V/R/data/logs (koji-protocol.md §6)."""
+    """[{name, dir, path}] for files under packages/N/V/R/data/logs (kojihub's getBuildLogs)."""
     binfo = get_build(build, strict=True)
     logdir = os.path.join(build_dir(binfo), 'data', 'logs')
     rel = os.path.join('packages', binfo['name'], binfo['version'], binfo['release'],

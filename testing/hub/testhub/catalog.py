@@ -2,7 +2,7 @@
 
 Reply shapes follow the captures: getBuildTarget (02), getTag (05),
 getBuildConfig (06, arches space-separated, flat inheritance), getRepo /
-repo.request (koji-protocol.md §2), getLoggedInUser (12), host.getHost (24).
+repo.request (07, kojihub/repos.py), getLoggedInUser (12), host.getHost (24).
 """
 import json
 import time
@@ -239,7 +239,7 @@ REPO_OPTS_DEFAULT = {'src': False, 'debuginfo': False, 'separate_src': False, 'm
 
 
 def repo_row(r):
-    """getRepo shape (koji-protocol.md §2)."""
+    """getRepo shape (capture 07, kojihub/repos.py)."""
     tag_name = db.value('SELECT name FROM tags WHERE id = ?', r['tag_id'])
     task_state = None
     if r['task_id'] is not None:

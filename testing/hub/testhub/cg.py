@@ -1,5 +1,5 @@
 """Content-generator import: CGInitBuild, CGImport, CGRefundBuild (kojihub.cg_* and
-CG_Importer), koji-protocol.md §6, captures 53-59.
+CG_Importer), captures 53-59.
 
 Reduced to what composer does: one content generator per import, buildroots
 kept as opaque JSON, rpm components not matched, no policies. The checks that

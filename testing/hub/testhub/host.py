@@ -1,4 +1,4 @@
-"""host.* calls (kojihub.Host / HostExports), koji-protocol.md §4.
+"""host.* calls (kojihub.Host / HostExports), captures 20-50 and 64-71.
 
 Every call first checks that the caller is a host with an exclusive session
 (1002 "This method requires an exclusive session", capture 21).

@@ -1,7 +1,7 @@
 """XML-RPC dispatch the way kojixmlrpc does it.
 
 - bodies are parsed with koji.xmlrpcplus.getparser; an empty or broken body is
-  a 400 "Invalid request: ..." (koji-protocol.md §1)
+  a 400 "Invalid request: ..." (kojixmlrpc)
 - keyword arguments arrive as a trailing {__starstar: true} struct (koji.decode_args)
 - arity errors become ParameterError 1019 (koji.util.call_with_argcheck)
 - Koji errors keep their faultCode and message; any other exception is

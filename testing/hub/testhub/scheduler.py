@@ -1,4 +1,4 @@
-"""The hub-side task scheduler (kojihub/scheduler.py, koji-protocol.md §4).
+"""The hub-side task scheduler (kojihub/scheduler.py; captures 26, 45, 66).
 
 It runs inside host.getTasks when the calling host has nothing ASSIGNED, at
 most every RunInterval seconds (admins can force it with scheduler.doRun).

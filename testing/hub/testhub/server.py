@@ -1,6 +1,6 @@
 """HTTP side: the WSGI application and threaded HTTP/HTTPS servers.
 
-Routes (koji-protocol.md §1):
+Routes, as a Koji hub serves them:
   POST /kojihub            XML-RPC, or a raw upload when Content-Type is
                            application/octet-stream (the hub picks by Content-Type alone)
   POST /kojihub/ssllogin   the same; sslLogin reads the verified client certificate
@@ -34,7 +34,7 @@ from .state import hub
 
 logger = logging.getLogger('testhub.server')
 
-KOJI_VERSION = '1.35.3'  # what the recorded hub reports (koji-protocol.md §7)
+KOJI_VERSION = '1.35.3'  # what the recorded hub reports (testing/koji-captures)
 GLOBAL_HEADERS = [('Koji-Version', KOJI_VERSION)]
 
 

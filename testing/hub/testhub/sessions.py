@@ -1,9 +1,10 @@
 """Sessions, logins and permissions, following kojihub/auth.py.
 
-Wire rules (koji-protocol.md §1): session-id/key/callnum come from the
-Koji-Session-* headers or, as a fallback, the query string; the callnum is
-only remembered after a call that committed something; exclusive sessions
-lock a user (hosts need one for every host.* call).
+Wire rules (kojixmlrpc and kojihub/auth.py; captures 10-14, 20-22):
+session-id/key/callnum come from the Koji-Session-* headers or, as a
+fallback, the query string; the callnum is only remembered after a call that
+committed something; exclusive sessions lock a user (hosts need one for
+every host.* call).
 """
 import random
 import string
@@ -255,7 +256,7 @@ class Session:
                            'AND exclusive = 1 AND id != ?', user_id, session_id)
         if excl_id:
             if force:
-                # the previous holder loses its session (koji-protocol.md §1)
+                # the previous holder loses its session (kojihub/auth.py's makeExclusive)
                 db.write('UPDATE sessions SET expired = 1, exclusive = NULL, closed = 1 '
                          'WHERE id = ?', excl_id)
             else:
@@ -291,7 +292,7 @@ class Session:
 
 
 def session_info(sid):
-    """getSessionInfo() of the current session (koji-protocol.md §2)."""
+    """getSessionInfo() of the current session (kojihub/auth.py)."""
     s = db.row('SELECT * FROM sessions WHERE id = ?', sid)
     return {
         'authtype': s['authtype'], 'callnum': s['callnum'], 'exclusive': db.opt_bool(s['exclusive']),

@@ -1,5 +1,5 @@
 """Uploads and task output (kojihub.handle_upload, get_upload_path, checkUpload,
-uploadFile, list_task_output, downloadTaskOutput), koji-protocol.md §5.
+uploadFile, list_task_output, downloadTaskOutput), captures 30-33.
 
 Files land in <state-dir>/work/<filepath>/<filename>. `tasks/<a>/<b>/...` may
 only be written by the host whose exclusive session has task <b> OPEN; any

@@ -92,7 +92,7 @@ class Hub:
         return self.login('admin')
 
     def host(self, name='builder.local', ready=True, force=True, password=None):
-        """A builder host's main session, as kojid starts it (koji-protocol.md §4)."""
+        """A builder host's main session, as kojid starts it (captures 20-22)."""
         s = self.login(name, password)
         s.exclusiveSession(force=force)
         if ready:

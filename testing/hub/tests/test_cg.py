@@ -1,4 +1,4 @@
-"""Content-generator import and tagging (koji-protocol.md §6, captures 52-73)."""
+"""Content-generator import and tagging (captures 52-73)."""
 import hashlib
 import json
 import os
@@ -143,7 +143,7 @@ def test_refund_and_recycle(hub):
 
 
 def test_import_with_uploaded_metadata_file_and_subtask_tagging(hub, tmp_path):
-    """The builder's flow: a tagBuild subtask of the osbuildImage task (koji-protocol.md §4.11)."""
+    """The builder's flow: a tagBuild subtask of the osbuildImage task (captures 64-71)."""
     osb = hub.login('osbuild')
     res = osb.CGInitBuild('osbuild', {'name': 'fedora-guest', 'version': '42', 'release': '1'})
     parent = make_task(hub)

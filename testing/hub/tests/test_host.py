@@ -1,4 +1,4 @@
-"""The builder's side: host calls, scheduling, task results (koji-protocol.md §2, §4)."""
+"""The builder's side: host calls, scheduling, task results (captures 20-50)."""
 import json
 
 import koji

@@ -1,4 +1,5 @@
-"""Logins, session headers, callnum rules and exclusive sessions (koji-protocol.md §1)."""
+"""Logins, session headers, callnum rules and exclusive sessions (kojihub/auth.py;
+captures 10-14, 20-22)."""
 import re
 
 import koji

@@ -1,4 +1,4 @@
-"""HTTPS listener and sslLogin with client certificates (koji-protocol.md §1, §7).
+"""HTTPS listener and sslLogin with client certificates (kojihub/auth.py's sslLogin).
 
 The certificates are made with the openssl CLI for each test session.
 """

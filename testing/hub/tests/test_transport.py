@@ -1,4 +1,4 @@
-"""HTTP transport, marshalling and faults (koji-protocol.md §1, §3)."""
+"""HTTP transport, marshalling and faults (kojixmlrpc)."""
 import koji
 import koji.xmlrpcplus
 import pytest

@@ -1,4 +1,4 @@
-"""rawUpload / checkUpload and task output (koji-protocol.md §5)."""
+"""rawUpload / checkUpload and task output (captures 30-33)."""
 import base64
 import zlib
 
