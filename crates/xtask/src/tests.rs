@@ -8,7 +8,7 @@ use std::process::Command as Process;
 
 use clap::{Command, CommandFactory};
 
-use crate::{completions, dist_docs, man};
+use crate::{dist_docs, man};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -16,6 +16,25 @@ fn repo_root() -> PathBuf {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The two binaries by the names they are installed as, with their clap
+/// definitions.
+fn binaries() -> [(&'static str, Command); 2] {
+    [
+        ("koji-osbuild", koji_osbuild::args::Cli::command()),
+        ("koji-osbuild-builder", koji_osbuild_builder::Cli::command()),
+    ]
+}
+
+/// Where bash, zsh and fish look up `name`'s completions, under their
+/// directories in the output (the packaging installs them from there).
+fn completion_files(name: &str) -> [String; 3] {
+    [
+        format!("bash/{name}"),
+        format!("zsh/_{name}"),
+        format!("fish/{name}.fish"),
+    ]
 }
 
 /// `koji-osbuild-image.1`, `koji-osbuild-builder-doctor.8`, … for every
@@ -102,18 +121,13 @@ fn every_command_and_subcommand_has_a_page_and_completions() {
         }
     }
 
-    // Completions: three shells, both binaries, each naming the
+    // Completions: both binaries, for three shells, each naming the
     // subcommands.
-    for cmd in completions::commands() {
-        let name = cmd.get_name().to_string();
-        for shell in completions::SHELLS {
-            let path = dir
-                .path()
-                .join("completions")
-                .join(shell.to_string())
-                .join(completions::file_name(shell, &name));
+    for (name, cmd) in binaries() {
+        for file in completion_files(name) {
+            let path = dir.path().join("completions").join(file);
             let text = read(&path);
-            assert!(text.contains(&name), "{}", path.display());
+            assert!(text.contains(name), "{}", path.display());
             for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
                 assert!(
                     text.contains(sub.get_name()),
@@ -391,21 +405,19 @@ fn zsh_and_fish_completions_load() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    for cmd in completions::commands() {
-        let name = cmd.get_name().to_string();
-        let path = |shell| {
+    for (name, cmd) in binaries() {
+        let [_, zsh, fish] = completion_files(name).map(|file| {
             dir.path()
                 .join("completions")
-                .join(format!("{shell}"))
-                .join(completions::file_name(shell, &name))
+                .join(file)
                 .to_string_lossy()
                 .into_owned()
-        };
+        });
         if installed("zsh") {
-            run("zsh", &["-n", &path(clap_complete::Shell::Zsh)]);
+            run("zsh", &["-n", &zsh]);
         }
         if installed("fish") {
-            let script = path(clap_complete::Shell::Fish);
+            let script = fish;
             run("fish", &["--no-execute", &script]);
             let offered = run(
                 "fish",
