@@ -466,8 +466,26 @@ async fn run_task_as_host(hub: &TestHub, result: Option<Value>) {
         .await
         .expect("openTask")
         .expect("opened");
-    // Let the watcher see the task open before it finishes.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Let the watcher (not logged in) look at the task once more while it
+    // is open, before it finishes: wait for its next getTaskInfo.
+    let admin = hub.login("admin", "adminpass").await;
+    let looks = || async {
+        let stats = admin
+            .call("testhub.callStats", vec![])
+            .await
+            .expect("testhub.callStats");
+        stats
+            .get("")
+            .and_then(|s| s.get("calls"))
+            .and_then(|c| c.get("getTaskInfo"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    let before = looks().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while looks().await <= before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     match result {
         Some(result) => host
             .host()

@@ -208,7 +208,13 @@ mod tests {
         );
 
         let cli = Cli::try_parse_from(["koji-osbuild-builder"]).unwrap();
-        assert_eq!(cli.config.files(), DEFAULT_CONFIG_FILES.map(PathBuf::from));
+        assert_eq!(
+            cli.config.files(),
+            [
+                PathBuf::from("/usr/share/koji-osbuild/builder.conf"),
+                PathBuf::from("/etc/koji-osbuild/builder.conf"),
+            ]
+        );
 
         let cli =
             Cli::try_parse_from(["koji-osbuild-builder", "doctor", "--config", "/a.conf"]).unwrap();

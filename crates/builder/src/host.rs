@@ -1,5 +1,5 @@
 //! The Koji host loop, as kojid runs it on Koji >= 1.34 (koji/daemon.py,
-//! `TaskManager`; the observed sequence is in koji-protocol.md section 4):
+//! `TaskManager`, and the host calls recorded in testing/koji-captures):
 //! log in, take an exclusive session, free OPEN tasks left from a previous
 //! run, then poll — updateHost heartbeat, getTasks, openTask, setTaskWeight,
 //! subsession — and run each task as an async task with its own
