@@ -244,13 +244,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
             buildconfig.name
         )));
     }
-    let tag_arches: Vec<String> = tag_arches.iter().map(|a| canon_arch(a)).collect();
-    let mut unsupported: Vec<&str> = Vec::new();
-    for arch in &req.arches {
-        if !tag_arches.contains(arch) && !unsupported.contains(&arch.as_str()) {
-            unsupported.push(arch);
-        }
-    }
+    let unsupported = osbuild_task::arches_missing_from_tag(&req.arches, &tag_arches);
     if !unsupported.is_empty() {
         return Err(TaskError::Build(format!(
             "Unsupported architecture(s): {}",
@@ -667,16 +661,6 @@ async fn wait_for(ctx: &TaskContext, child: i64) -> Result<(), TaskError> {
         }
     }
     Ok(())
-}
-
-/// `koji.canonArch` for the names a tag's arches commonly use.
-fn canon_arch(arch: &str) -> String {
-    match arch {
-        "i386" | "i486" | "i586" | "i686" | "athlon" | "geode" => "i386".into(),
-        "amd64" | "ia32e" => "x86_64".into(),
-        "armv8l" | "arm64" => "aarch64".into(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
