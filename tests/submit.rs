@@ -801,3 +801,82 @@ async fn koji_cli_plugin_bad_input_gives_one_line_and_creates_no_task() {
 
     assert_eq!(task_count(&hub).await, 0);
 }
+
+/// Checks on top of the schema: arches the target's build tag lacks and an
+/// empty name, version or distro are refused when submitted, by the hub
+/// plugin (so for `koji osbuild-image` and Pungi too) and by `koji-osbuild
+/// image` before it calls the hub; no task is created.
+#[tokio::test]
+async fn arches_the_build_tag_lacks_and_empty_names_are_refused_at_submission() {
+    let hub = TestHub::start();
+    let home = Home::new();
+    home.koji_config(&password_profile(&hub));
+    let lacks = "build tag fedora42-build has no sparc (it has x86_64, aarch64)";
+
+    let out = home
+        .koji_osbuild(&as_user(
+            "kojiuser",
+            "kojipass",
+            &image_args(&["sparc", "--nowait"]),
+        ))
+        .await;
+    assert!(out.one_line_error().contains(lacks), "{out:#?}");
+    let args = [
+        "image",
+        "demo-image",
+        "42",
+        "",
+        "fedora42-candidate",
+        "x86_64",
+        "--nowait",
+    ];
+    let out = home
+        .koji_osbuild(&as_user("kojiuser", "kojipass", &args))
+        .await;
+    assert!(
+        out.one_line_error().contains("the image distro is empty"),
+        "{out:#?}"
+    );
+
+    let out = home
+        .koji(&as_user(
+            "kojiuser",
+            "kojipass",
+            &koji_image_args(&["sparc", "--nowait"]),
+        ))
+        .await;
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains(lacks), "{out:#?}");
+
+    let user = hub.login("kojiuser", "kojipass").await;
+    for (args, needle) in [
+        (
+            serde_json::json!([
+                "demo-image",
+                "42",
+                "fedora-42",
+                "guest-image",
+                "fedora42-candidate",
+                ["sparc"],
+                {}
+            ]),
+            "has no sparc",
+        ),
+        (
+            serde_json::json!([
+                "demo-image",
+                " ",
+                "fedora-42",
+                "guest-image",
+                "fedora42-candidate",
+                ["x86_64"],
+                {}
+            ]),
+            "the image version is empty",
+        ),
+    ] {
+        let err = e2e::tasks::osbuild_image(&user, args).await.unwrap_err();
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+    assert_eq!(task_count(&hub).await, 0);
+}

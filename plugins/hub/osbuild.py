@@ -94,6 +94,13 @@ def osbuildImage(name, version, distro, image_type, target, arches,
         # would only name this file.
         raise koji.ParameterError(str(err)) from None
 
+    # Checks on top of the schema, which stays exactly what upstream
+    # accepts: an empty name, version or distro can only fail later.
+    for what, value in (("name", name), ("version", version), ("distro", distro)):
+        if not value.strip():
+            raise koji.ParameterError(
+                f"the image {what} is empty: give the {what} of the build")
+
     # A one-element list is the deprecated form; the schema has already
     # made sure it has exactly one element.  Tasks always store a string.
     if isinstance(image_type, list):
@@ -110,11 +117,30 @@ def osbuildImage(name, version, distro, image_type, target, arches,
                 "only admins may create high-priority tasks")
         task_opts["priority"] = koji.PRIO_DEFAULT + priority
 
-    # Upstream only finds a bad target when the builder runs the task;
-    # refuse it now so that nothing is queued that can only fail.
-    kojihub.get_build_target(target, strict=True)
+    # Upstream only finds a bad target, or arches its build tag lacks, when
+    # the builder runs the task; refuse them now so that nothing is queued
+    # that can only fail.
+    target_info = kojihub.get_build_target(target, strict=True)
+    _check_arches(target_info, arches)
 
     task_id = kojihub.make_task("osbuildImage", args, **task_opts)
     logger.info("osbuildImage task %s created: %s-%s %s %s for %s",
                 task_id, name, version, image_type, target, arches)
     return task_id
+
+
+def _check_arches(target_info, arches):
+    """Refuse arches the target's build tag lacks (by koji.canonArch, as
+    the builder compares them)."""
+    build_config = kojihub.RootExports().getBuildConfig(target_info["build_tag"])
+    tag_arches = (build_config.get("arches") or "").split()
+    canonical = {koji.canonArch(arch) for arch in tag_arches}
+    missing = []
+    for arch in arches:
+        if arch not in canonical and arch not in missing:
+            missing.append(arch)
+    if missing:
+        raise koji.ParameterError(
+            f"build tag {target_info['build_tag_name']} has no {', '.join(missing)} "
+            f"(it has {', '.join(tag_arches) or 'none'}): request only its arches, "
+            "or ask a Koji admin to add them (koji edit-tag --arches)")

@@ -28,7 +28,11 @@ SCHEMA = ROOT / "schemas" / "osbuild-image.schema.json"
 CASES = json.loads(
     (ROOT / "schemas" / "tests" / "osbuild-image-cases.json").read_text())["cases"]
 
-TARGETS = {"target": {"id": 1, "name": "target"}}
+TARGETS = {"target": {"id": 1, "name": "target", "build_tag": 10,
+                      "build_tag_name": "target-build"}}
+# The build tag's arches as kojihub's getBuildConfig gives them; i686 and
+# armv7hl are matched by their koji.canonArch names, i386 and armhfp.
+BUILD_TAG_ARCHES = {10: "x86_64 aarch64 s390x arches i686 armv7hl"}
 TASK_ID = 4711
 
 
@@ -79,6 +83,12 @@ def fake_kojihub():
         except (ValueError, TypeError):
             raise exc_type(message or f"Invalid type for value '{value}'") from None
 
+    class RootExports:  # pylint: disable=too-few-public-methods
+        @staticmethod
+        def getBuildConfig(tag):  # pylint: disable=invalid-name
+            return {"id": tag, "arches": BUILD_TAG_ARCHES.get(tag)}
+
+    hub.RootExports = RootExports
     hub.get_build_target = mock.Mock(side_effect=get_build_target)
     hub.convert_value = mock.Mock(side_effect=convert_value)
     hub.make_task = mock.Mock(return_value=TASK_ID)
@@ -282,6 +292,33 @@ def test_unknown_target_is_refused_before_the_task(plugin, hub):
     with pytest.raises(koji.GenericError, match="No such build target: nope"):
         plugin.osbuildImage(*args_with({}, target="nope"))
     hub.get_build_target.assert_called_once_with("nope", strict=True)
+    hub.make_task.assert_not_called()
+
+
+@pytest.mark.parametrize("what", ["name", "version", "distro"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_name_version_or_distro_is_refused(plugin, hub, what, value):
+    with pytest.raises(koji.ParameterError, match=f"the image {what} is empty"):
+        plugin.osbuildImage(*args_with({}, **{what: value}))
+    hub.make_task.assert_not_called()
+
+
+def test_arches_the_build_tag_lacks_are_refused(plugin, hub):
+    message = (r"build tag target-build has no sparc, ppc64le \(it has x86_64, aarch64, "
+               r"s390x, arches, i686, armv7hl\): request only its arches")
+    with pytest.raises(koji.ParameterError, match=message):
+        plugin.osbuildImage(*args_with({}, arches=["x86_64", "sparc", "ppc64le", "sparc"]))
+    hub.make_task.assert_not_called()
+
+
+def test_arches_match_by_their_canonical_names(plugin, hub):
+    assert plugin.osbuildImage(*args_with({}, arches=["i386", "armhfp"])) == TASK_ID
+
+
+def test_a_build_tag_without_arches_takes_none(plugin, hub, monkeypatch):
+    monkeypatch.setitem(BUILD_TAG_ARCHES, 10, None)
+    with pytest.raises(koji.ParameterError, match=r"has no arches \(it has none\)"):
+        plugin.osbuildImage(*args_with({}))
     hub.make_task.assert_not_called()
 
 

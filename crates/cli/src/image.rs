@@ -39,6 +39,18 @@ pub enum ImageError {
     UnknownTarget(String),
     #[error("Unknown destination tag: {0}")]
     UnknownDestinationTag(String),
+    #[error("the image {0} is empty: give the {0} of the build")]
+    Empty(&'static str),
+    #[error(
+        "build tag {tag} has no {missing} (it has {}): request only its arches, or ask a Koji \
+         admin to add them (koji edit-tag --arches)",
+        if .has.is_empty() { "none".to_string() } else { .has.join(", ") }
+    )]
+    ArchesMissing {
+        tag: String,
+        missing: String,
+        has: Vec<String>,
+    },
     #[error(transparent)]
     Hub(#[from] koji::Error),
     #[error(transparent)]
@@ -181,14 +193,35 @@ pub async fn run(
     interrupt: impl Future<Output = ()>,
 ) -> Result<i32, ImageError> {
     let request = build_request(args)?;
+    // On top of the schema, which accepts what upstream accepts: a build
+    // cannot be named, versioned or composed from an empty string.
+    for (what, value) in [
+        ("name", &request.name),
+        ("version", &request.version),
+        ("distro", &request.distro),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ImageError::Empty(what));
+        }
+    }
 
-    // Early checks, for quick feedback (upstream's check_target).
+    // Early checks, for quick feedback: upstream's check_target, and the
+    // arches the builder would refuse because the build tag lacks them.
     let target = session
         .get_build_target(args.target.as_str(), false)
         .await?
         .ok_or_else(|| ImageError::UnknownTarget(args.target.clone()))?;
     if session.get_tag(target.dest_tag, false).await?.is_none() {
         return Err(ImageError::UnknownDestinationTag(target.dest_tag_name));
+    }
+    let has = session.get_build_config(target.build_tag).await?.arch_list();
+    let missing = osbuild_task::arches_missing_from_tag(&request.arches, &has);
+    if !missing.is_empty() {
+        return Err(ImageError::ArchesMissing {
+            tag: target.build_tag_name,
+            missing: missing.join(", "),
+            has,
+        });
     }
 
     let format = if args.json {

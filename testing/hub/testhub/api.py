@@ -61,6 +61,7 @@ ROOT = {
     'getChannel': catalog.getChannel,
     'listChannels': catalog.listChannels,
     'getTag': catalog.get_tag,
+    'editTag2': catalog.editTag2,
     'getBuildConfig': catalog.getBuildConfig,
     'getBuildTarget': catalog.get_build_target,
     'getBuildTargets': catalog.get_build_targets,

@@ -54,3 +54,23 @@ def test_admins_and_priorities_through_the_real_plugin(real_hub):
         user.osbuildImage(*args, opts={}, priority=-5)
     task_id = user.osbuildImage(*args, opts={}, priority=3)
     assert user.getTaskInfo(task_id)['priority'] == koji.PRIO_DEFAULT + 3
+
+
+def test_build_tag_arches_through_the_real_plugin(real_hub):
+    """The plugin reads the build tag's arches with the hub's own getBuildConfig
+    (kojihub.RootExports), so an editTag2 shows at once."""
+    s = real_hub.login('kojiuser')
+    admin = real_hub.login('admin')
+    args = ('demo-image', '42', 'fedora-42', 'guest-image', 'fedora42-candidate')
+    with pytest.raises(koji.ParameterError, match='has no s390x'):
+        s.osbuildImage(*args, ['s390x'], opts={})
+    with pytest.raises(koji.ActionNotAllowed, match='tag permission required'):
+        s.editTag2('fedora42-build', arches='x86_64 aarch64 s390x')
+    with pytest.raises(koji.ParameterError, match='edits only arches, not locked'):
+        admin.editTag2('fedora42-build', locked=True)
+    admin.editTag2('fedora42-build', arches='x86_64 aarch64 s390x')
+    try:
+        assert s.getBuildConfig('fedora42-build')['arches'] == 'x86_64 aarch64 s390x'
+        assert s.osbuildImage(*args, ['s390x'], opts={})
+    finally:
+        admin.editTag2('fedora42-build', arches='x86_64 aarch64')
