@@ -1,73 +1,21 @@
 //! Typed hub calls, one method per Koji call this project makes, with the
 //! argument shapes the real koji client sends (see testing/koji-captures).
+//! Targets, tags and builds are named by id or by name (an int or a string
+//! [`Value`]), as Koji's `info` arguments; a nil reply is `None`.
 
 use base64::Engine as _;
 use indexmap::IndexMap;
 
 use crate::error::{Error, Result};
-use crate::fault::Fault;
-use crate::session::{convert, ClientSession};
+use crate::session::ClientSession;
 use crate::types::*;
 use crate::value::{Struct, Value};
 use crate::{kwargs, Host};
 
-/// A build target or tag named by id or by name, as Koji's `info` args.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Info {
-    /// By id.
-    Id(i64),
-    /// By name.
-    Name(String),
-}
-
-impl From<i64> for Info {
-    fn from(v: i64) -> Self {
-        Info::Id(v)
-    }
-}
-impl From<&str> for Info {
-    fn from(v: &str) -> Self {
-        Info::Name(v.to_owned())
-    }
-}
-impl From<String> for Info {
-    fn from(v: String) -> Self {
-        Info::Name(v)
-    }
-}
-impl From<&String> for Info {
-    fn from(v: &String) -> Self {
-        Info::Name(v.clone())
-    }
-}
-impl From<Info> for Value {
-    fn from(i: Info) -> Value {
-        match i {
-            Info::Id(id) => Value::Int(id),
-            Info::Name(n) => Value::String(n),
-        }
-    }
-}
-
-fn strict_kw(strict: bool) -> Struct {
-    if strict {
-        kwargs([("strict", true)])
-    } else {
-        Struct::new()
-    }
-}
-
-/// nil → None, anything else converted.
-fn optional<T: serde::de::DeserializeOwned>(method: &str, v: Value) -> Result<Option<T>> {
-    if v.is_nil() {
-        Ok(None)
-    } else {
-        convert(method, v).map(Some)
-    }
-}
-
-fn ids(list: &[i64]) -> Value {
-    Value::Array(list.iter().map(|i| Value::Int(*i)).collect())
+/// A keyword argument only when given: without it the hub's default
+/// applies, and the request stays the one the koji client sends.
+pub(crate) fn kw_if<V: Into<Value>>(name: &str, value: Option<V>) -> Struct {
+    value.map(|v| kwargs([(name, v)])).unwrap_or_default()
 }
 
 impl ClientSession {
@@ -83,8 +31,7 @@ impl ClientSession {
 
     /// `getLoggedInUser()`; `None` when anonymous.
     pub async fn get_logged_in_user(&self) -> Result<Option<UserInfo>> {
-        let v = self.call("getLoggedInUser", vec![]).await?;
-        optional("getLoggedInUser", v)
+        self.call_as("getLoggedInUser", vec![]).await
     }
 
     /// `hasPerm(perm)`.
@@ -96,37 +43,28 @@ impl ClientSession {
     /// `strict` (then GenericError "No such build target").
     pub async fn get_build_target(
         &self,
-        info: impl Into<Info>,
+        info: impl Into<Value>,
         strict: bool,
     ) -> Result<Option<BuildTarget>> {
-        let v = self
-            .call_kw(
-                "getBuildTarget",
-                vec![info.into().into()],
-                strict_kw(strict),
-            )
-            .await?;
-        optional("getBuildTarget", v)
-    }
-
-    /// `getTag(info, strict=…)`.
-    pub async fn get_tag(&self, info: impl Into<Info>, strict: bool) -> Result<Option<TagInfo>> {
-        let v = self
-            .call_kw("getTag", vec![info.into().into()], strict_kw(strict))
-            .await?;
-        optional("getTag", v)
-    }
-
-    /// `getBuildConfig(tag)`.
-    pub async fn get_build_config(&self, tag: impl Into<Info>) -> Result<BuildConfig> {
-        self.call_as("getBuildConfig", vec![tag.into().into()])
+        let kw = kw_if("strict", strict.then_some(true));
+        self.call_kw_as("getBuildTarget", vec![info.into()], kw)
             .await
     }
 
+    /// `getTag(info, strict=…)`.
+    pub async fn get_tag(&self, info: impl Into<Value>, strict: bool) -> Result<Option<TagInfo>> {
+        let kw = kw_if("strict", strict.then_some(true));
+        self.call_kw_as("getTag", vec![info.into()], kw).await
+    }
+
+    /// `getBuildConfig(tag)`.
+    pub async fn get_build_config(&self, tag: impl Into<Value>) -> Result<BuildConfig> {
+        self.call_as("getBuildConfig", vec![tag.into()]).await
+    }
+
     /// `getRepo(tag)`; `None` when the tag has no current repo.
-    pub async fn get_repo(&self, tag: impl Into<Info>) -> Result<Option<RepoInfo>> {
-        let v = self.call("getRepo", vec![tag.into().into()]).await?;
-        optional("getRepo", v)
+    pub async fn get_repo(&self, tag: impl Into<Value>) -> Result<Option<RepoInfo>> {
+        self.call_as("getRepo", vec![tag.into()]).await
     }
 
     /// `getNextRelease({name, version})` → the next release, e.g. `"1"`.
@@ -145,15 +83,9 @@ impl ClientSession {
 
     /// `getTaskInfo(id, request=…)`; `None` for an unknown task.
     pub async fn get_task_info(&self, task_id: i64, request: bool) -> Result<Option<TaskInfo>> {
-        let kw = if request {
-            kwargs([("request", true)])
-        } else {
-            Struct::new()
-        };
-        let v = self
-            .call_kw("getTaskInfo", vec![task_id.into()], kw)
-            .await?;
-        optional("getTaskInfo", v)
+        let kw = kw_if("request", request.then_some(true));
+        self.call_kw_as("getTaskInfo", vec![task_id.into()], kw)
+            .await
     }
 
     /// `getTaskResult(id)`: the value stored by closeTask; a failed task's
@@ -164,14 +96,9 @@ impl ClientSession {
 
     /// `listTaskOutput(id, stat=True)`: file names with their stat.
     pub async fn list_task_output_stat(&self, task_id: i64) -> Result<IndexMap<String, FileStat>> {
-        let v = self
-            .call_kw(
-                "listTaskOutput",
-                vec![task_id.into()],
-                kwargs([("stat", true)]),
-            )
-            .await?;
-        convert("listTaskOutput", v)
+        let kw = kwargs([("stat", true)]);
+        self.call_kw_as("listTaskOutput", vec![task_id.into()], kw)
+            .await
     }
 
     /// `downloadTaskOutput(id, name, offset=…, size=…)`; the hub sends
@@ -183,15 +110,13 @@ impl ClientSession {
         offset: u64,
         size: Option<u64>,
     ) -> Result<Vec<u8>> {
-        let offset = i64::try_from(offset)
-            .map_err(|_| Error::Config(format!("offset {offset} too large")))?;
+        let too_large = |what: &str, n: u64| Error::Config(format!("{what} {n} too large"));
+        let offset = i64::try_from(offset).map_err(|_| too_large("offset", offset))?;
         let size = match size {
-            Some(s) => {
-                i64::try_from(s).map_err(|_| Error::Config(format!("size {s} too large")))?
-            }
+            Some(s) => i64::try_from(s).map_err(|_| too_large("size", s))?,
             None => -1,
         };
-        let kw = kwargs([("offset", Value::Int(offset)), ("size", Value::Int(size))]);
+        let kw = kwargs([("offset", offset), ("size", size)]);
         let v = self
             .call_kw("downloadTaskOutput", vec![task_id.into(), name.into()], kw)
             .await?;
@@ -217,19 +142,16 @@ impl ClientSession {
     /// `getBuild(info, strict=…)`.
     pub async fn get_build(
         &self,
-        info: impl Into<Info>,
+        info: impl Into<Value>,
         strict: bool,
     ) -> Result<Option<BuildInfo>> {
-        let v = self
-            .call_kw("getBuild", vec![info.into().into()], strict_kw(strict))
-            .await?;
-        optional("getBuild", v)
+        let kw = kw_if("strict", strict.then_some(true));
+        self.call_kw_as("getBuild", vec![info.into()], kw).await
     }
 
     /// `CGInitBuild(cg, {name, version, release[, epoch]})`.
     pub async fn cg_init_build(&self, cg: &str, build: Value) -> Result<CgBuildReservation> {
-        let v = self.call("CGInitBuild", vec![cg.into(), build]).await?;
-        convert("CGInitBuild", v)
+        self.call_as("CGInitBuild", vec![cg.into(), build]).await
     }
 
     /// `CGImport(metadata, directory, token=…)` → the imported build.
@@ -240,14 +162,9 @@ impl ClientSession {
         directory: &str,
         token: Option<&str>,
     ) -> Result<BuildInfo> {
-        let kw = match token {
-            Some(t) => kwargs([("token", t)]),
-            None => Struct::new(),
-        };
-        let v = self
-            .call_kw("CGImport", vec![metadata, directory.into()], kw)
-            .await?;
-        convert("CGImport", v)
+        let kw = kw_if("token", token);
+        self.call_kw_as("CGImport", vec![metadata, directory.into()], kw)
+            .await
     }
 
     /// `CGRefundBuild(cg, build_id, token[, state])`.
@@ -259,45 +176,8 @@ impl ClientSession {
         state: Option<i64>,
     ) -> Result<()> {
         let mut args = vec![cg.into(), build_id.into(), token.into()];
-        if let Some(s) = state {
-            args.push(Value::Int(s));
-        }
+        args.extend(state.map(Value::Int));
         self.call("CGRefundBuild", args).await?;
         Ok(())
     }
-}
-
-/// Reads `host.taskWaitResults` entries: `[[task_id, result], …]` where a
-/// failed task allowed by `canfail` gives a fault struct.
-pub fn parse_task_wait_results(v: Value) -> Result<Vec<(i64, Result<Value, Fault>)>> {
-    let bad = |message: String| Error::UnexpectedReply {
-        method: "host.taskWaitResults".into(),
-        message,
-    };
-    let Value::Array(entries) = v else {
-        return Err(bad(format!("expected an array, got {}", v.type_name())));
-    };
-    entries
-        .into_iter()
-        .map(|entry| {
-            let Value::Array(pair) = entry else {
-                return Err(bad("an entry is not a [task_id, result] pair".into()));
-            };
-            let mut it = pair.into_iter();
-            match (it.next(), it.next(), it.next()) {
-                (Some(Value::Int(id)), Some(result), None) => {
-                    let result = match Fault::from_value(&result) {
-                        Some(f) => Err(f),
-                        None => Ok(result),
-                    };
-                    Ok((id, result))
-                }
-                _ => Err(bad("an entry is not a [task_id, result] pair".into())),
-            }
-        })
-        .collect()
-}
-
-pub(crate) fn ids_value(list: &[i64]) -> Value {
-    ids(list)
 }

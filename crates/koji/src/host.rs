@@ -1,10 +1,12 @@
 //! `host.*` calls: what a builder host says to the hub (kojid's protocol).
 //! They all need an exclusive session ([`ClientSession::exclusive_session`]).
 
-use crate::calls::{ids_value, parse_task_wait_results};
+use serde::de::DeserializeOwned;
+
+use crate::calls::kw_if;
 use crate::error::{Error, Result};
 use crate::fault::Fault;
-use crate::session::{convert, ClientSession};
+use crate::session::ClientSession;
 use crate::types::*;
 use crate::value::{Struct, Value};
 use crate::{kwargs, wire};
@@ -20,20 +22,26 @@ impl<'a> Host<'a> {
         Host { session }
     }
 
-    async fn call(&self, method: &str, args: Vec<Value>) -> Result<Value> {
-        self.session.call(&format!("host.{method}"), args).await
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        kw: Struct,
+    ) -> Result<T> {
+        let method = format!("host.{method}");
+        self.session.call_kw_as(&method, args, kw).await
     }
 
-    async fn call_kw(&self, method: &str, args: Vec<Value>, kw: Struct) -> Result<Value> {
-        self.session
-            .call_kw(&format!("host.{method}"), args, kw)
-            .await
+    /// A call whose reply says nothing.
+    async fn run(&self, method: &str, args: Vec<Value>, kw: Struct) -> Result<()> {
+        let method = format!("host.{method}");
+        self.session.call_kw(&method, args, kw).await?;
+        Ok(())
     }
 
     /// `host.getID()`.
     pub async fn get_id(&self) -> Result<i64> {
-        let v = self.call("getID", vec![]).await?;
-        convert("host.getID", v)
+        self.call("getID", vec![], Struct::new()).await
     }
 
     /// `host.updateHost(task_load, ready, data=…)`: the heartbeat. `data`
@@ -44,66 +52,53 @@ impl<'a> Host<'a> {
         ready: bool,
         data: Option<Value>,
     ) -> Result<()> {
-        let kw = match data {
-            Some(d) => kwargs([("data", d)]),
-            None => Struct::new(),
-        };
-        self.call_kw("updateHost", vec![task_load.into(), ready.into()], kw)
-            .await?;
-        Ok(())
+        let args = vec![task_load.into(), ready.into()];
+        self.run("updateHost", args, kw_if("data", data)).await
     }
 
     /// `host.getTasks()`: tasks ASSIGNED to this host.
-    pub async fn get_tasks(&self) -> Result<Vec<AssignedTask>> {
-        let v = self.call("getTasks", vec![]).await?;
-        convert("host.getTasks", v)
+    pub async fn get_tasks(&self) -> Result<Vec<TaskInfo>> {
+        self.call("getTasks", vec![], Struct::new()).await
     }
 
     /// `host.getHostTasks()`: this host's OPEN tasks.
     pub async fn get_host_tasks(&self) -> Result<Vec<HostTask>> {
-        let v = self.call("getHostTasks", vec![]).await?;
-        convert("host.getHostTasks", v)
+        self.call("getHostTasks", vec![], Struct::new()).await
     }
 
     /// `host.openTask(id)`: the task row, or `None` when the task is no
     /// longer ASSIGNED to this host (the hub answers nil, not a fault).
     pub async fn open_task(&self, task_id: i64) -> Result<Option<TaskInfo>> {
-        let v = self.call("openTask", vec![task_id.into()]).await?;
-        if v.is_nil() {
-            return Ok(None);
-        }
-        convert("host.openTask", v).map(Some)
+        self.call("openTask", vec![task_id.into()], Struct::new())
+            .await
     }
 
     /// `host.closeTask(id, response)`: `result` goes as a marshalled
     /// `methodResponse` string, as kojid sends it.
     pub async fn close_task(&self, task_id: i64, result: &Value) -> Result<()> {
         let response = wire::encode_response(result);
-        self.call("closeTask", vec![task_id.into(), response.into()])
-            .await?;
-        Ok(())
+        let args = vec![task_id.into(), response.into()];
+        self.run("closeTask", args, Struct::new()).await
     }
 
     /// `host.failTask(id, response)`: the fault goes as a marshalled fault
     /// `methodResponse` string; `getTaskResult` raises it again.
     pub async fn fail_task(&self, task_id: i64, fault: &Fault) -> Result<()> {
         let response = wire::encode_fault(fault.code, &fault.message);
-        self.call("failTask", vec![task_id.into(), response.into()])
-            .await?;
-        Ok(())
+        let args = vec![task_id.into(), response.into()];
+        self.run("failTask", args, Struct::new()).await
     }
 
     /// `host.refuseTask(id, soft=…, msg=…)`.
     pub async fn refuse_task(&self, task_id: i64, soft: bool, msg: &str) -> Result<()> {
         let kw = kwargs([("soft", Value::Bool(soft)), ("msg", Value::from(msg))]);
-        self.call_kw("refuseTask", vec![task_id.into()], kw).await?;
-        Ok(())
+        self.run("refuseTask", vec![task_id.into()], kw).await
     }
 
     /// `host.freeTasks([ids])`: OPEN tasks of this host go back to FREE.
     pub async fn free_tasks(&self, task_ids: &[i64]) -> Result<()> {
-        self.call("freeTasks", vec![ids_value(task_ids)]).await?;
-        Ok(())
+        self.run("freeTasks", vec![task_ids.into()], Struct::new())
+            .await
     }
 
     /// `host.subtask(method=…, arglist=…, label=…, parent=…, arch=…)` → the
@@ -117,36 +112,23 @@ impl<'a> Host<'a> {
         parent: i64,
         arch: Option<&str>,
     ) -> Result<i64> {
-        let mut kw = kwargs([
-            ("method", Value::from(method)),
-            ("arglist", Value::Array(arglist)),
-        ]);
-        if let Some(l) = label {
-            kw.insert("label".into(), l.into());
-        }
+        let mut kw = kwargs([("method", Value::from(method)), ("arglist", arglist.into())]);
+        kw.extend(kw_if("label", label));
         kw.insert("parent".into(), parent.into());
-        if let Some(a) = arch {
-            kw.insert("arch".into(), a.into());
-        }
-        let v = self.call_kw("subtask", vec![], kw).await?;
-        convert("host.subtask", v)
+        kw.extend(kw_if("arch", arch));
+        self.call("subtask", vec![], kw).await
     }
 
     /// `host.taskSetWait(parent, tasks)`; `None` waits for all children.
     pub async fn task_set_wait(&self, parent: i64, tasks: Option<&[i64]>) -> Result<()> {
-        let tasks = tasks.map_or(Value::Nil, ids_value);
-        self.call("taskSetWait", vec![parent.into(), tasks]).await?;
-        Ok(())
+        let args = vec![parent.into(), tasks.into()];
+        self.run("taskSetWait", args, Struct::new()).await
     }
 
     /// `host.taskWait(parent)` → finished and unfinished subtasks.
     pub async fn task_wait(&self, parent: i64) -> Result<TaskWait> {
-        let v = self.call("taskWait", vec![parent.into()]).await?;
-        let (finished, unfinished): (Vec<i64>, Vec<i64>) = convert("host.taskWait", v)?;
-        Ok(TaskWait {
-            finished,
-            unfinished,
-        })
+        self.call("taskWait", vec![parent.into()], Struct::new())
+            .await
     }
 
     /// `host.taskWaitResults(parent, tasks, canfail=…)` → `(task id,
@@ -157,12 +139,11 @@ impl<'a> Host<'a> {
         tasks: &[i64],
         canfail: Option<&[i64]>,
     ) -> Result<Vec<(i64, Result<Value, Fault>)>> {
-        let kw = match canfail {
-            Some(c) => kwargs([("canfail", ids_value(c))]),
-            None => Struct::new(),
-        };
+        let args = vec![parent.into(), tasks.into()];
+        let kw = kw_if("canfail", canfail);
         let v = self
-            .call_kw("taskWaitResults", vec![parent.into(), ids_value(tasks)], kw)
+            .session
+            .call_kw("host.taskWaitResults", args, kw)
             .await?;
         parse_task_wait_results(v)
     }
@@ -184,8 +165,7 @@ impl<'a> Host<'a> {
             force.into(),
             fromtag.into(),
         ];
-        self.call("tagBuild", args).await?;
-        Ok(())
+        self.run("tagBuild", args, Struct::new()).await
     }
 
     /// `host.tagNotification(is_successful, tag_id, from_id, build_id,
@@ -210,22 +190,32 @@ impl<'a> Host<'a> {
             user_id.into(),
             ignore_success.into(),
         ];
-        if let Some(m) = failure_msg {
-            args.push(m.into());
-        }
-        self.call("tagNotification", args).await?;
-        Ok(())
+        args.extend(failure_msg.map(Value::from));
+        self.run("tagNotification", args, Struct::new()).await
     }
 }
 
-impl From<Fault> for Value {
-    fn from(f: Fault) -> Value {
-        f.to_value()
-    }
-}
-
-#[allow(dead_code)]
-fn _assert_error_is_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Error>();
+/// Reads `host.taskWaitResults` entries: `[[task_id, result], …]` where a
+/// failed task allowed by `canfail` gives a fault struct.
+pub fn parse_task_wait_results(v: Value) -> Result<Vec<(i64, Result<Value, Fault>)>> {
+    let bad = |message: String| Error::UnexpectedReply {
+        method: "host.taskWaitResults".into(),
+        message,
+    };
+    let Value::Array(entries) = v else {
+        return Err(bad(format!("expected an array, got {}", v.type_name())));
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let pair = match entry {
+                Value::Array(pair) => <[Value; 2]>::try_from(pair).ok(),
+                _ => None,
+            };
+            let Some([Value::Int(id), result]) = pair else {
+                return Err(bad("an entry is not a [task_id, result] pair".into()));
+            };
+            Ok((id, Fault::from_value(&result).map_or(Ok(result), Err)))
+        })
+        .collect()
 }

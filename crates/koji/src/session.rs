@@ -6,24 +6,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::value::{Struct, Value};
-use crate::wire;
-
-/// Koji's `DEFAULT_REQUEST_TIMEOUT`: 12 hours.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60 * 60 * 12);
-/// Koji's `DEFAULT_AUTH_TIMEOUT`, used for sslLogin: 60 s.
-pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(60);
-/// Koji's default `upload_blocksize`: 1 MiB.
-pub const DEFAULT_UPLOAD_BLOCKSIZE: usize = 1024 * 1024;
+use crate::{kwargs, wire};
 
 /// Client options, with the names and defaults of `koji.ClientSession`'s
 /// `opts` (and koji.conf).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// How many times a failed exchange is tried again (Koji: 30).
     pub max_retries: u32,
@@ -59,33 +53,14 @@ impl Default for Options {
             anon_retry: false,
             offline_retry: false,
             offline_retry_interval: Duration::from_secs(20),
-            timeout: DEFAULT_REQUEST_TIMEOUT,
-            auth_timeout: DEFAULT_AUTH_TIMEOUT,
-            upload_blocksize: DEFAULT_UPLOAD_BLOCKSIZE,
+            timeout: Duration::from_secs(60 * 60 * 12),
+            auth_timeout: Duration::from_secs(60),
+            upload_blocksize: 1024 * 1024,
             serverca: None,
             cert: None,
             key: None,
             no_ssl_verify: false,
         }
-    }
-}
-
-impl fmt::Debug for Options {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("max_retries", &self.max_retries)
-            .field("retry_interval", &self.retry_interval)
-            .field("anon_retry", &self.anon_retry)
-            .field("offline_retry", &self.offline_retry)
-            .field("offline_retry_interval", &self.offline_retry_interval)
-            .field("timeout", &self.timeout)
-            .field("auth_timeout", &self.auth_timeout)
-            .field("upload_blocksize", &self.upload_blocksize)
-            .field("serverca", &self.serverca)
-            .field("cert", &self.cert)
-            .field("key", &self.key)
-            .field("no_ssl_verify", &self.no_ssl_verify)
-            .finish()
     }
 }
 
@@ -126,32 +101,7 @@ impl fmt::Debug for SessionInfo {
 impl SessionInfo {
     /// Reads a login/subsession reply: `{session-id, session-key, header-auth}`.
     pub fn from_login_reply(v: &Value, method: &str) -> Result<SessionInfo> {
-        let bad = |message: &str| Error::UnexpectedReply {
-            method: method.to_owned(),
-            message: message.to_owned(),
-        };
-        let s = v
-            .as_struct()
-            .ok_or_else(|| bad(&format!("expected a struct, got {}", v.type_name())))?;
-        let id = s
-            .get("session-id")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| bad("no integer session-id"))?;
-        let key = s
-            .get("session-key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("no string session-key"))?
-            .to_owned();
-        let header_auth = s
-            .get("header-auth")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        Ok(SessionInfo {
-            id,
-            key,
-            callnum: 0,
-            header_auth,
-        })
+        convert(method, v.clone())
     }
 }
 
@@ -200,6 +150,7 @@ pub struct Progress {
     pub pause_until: Option<Instant>,
 }
 
+#[derive(Debug)]
 struct Shared {
     http: reqwest::Client,
     opts: Options,
@@ -217,21 +168,9 @@ struct Shared {
 /// async lock for the whole exchange, retries included, because the hub
 /// checks that callnums arrive in order. Run independent work in parallel
 /// on separate sessions (see [`ClientSession::subsession`]).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ClientSession {
     shared: Arc<Shared>,
-}
-
-impl fmt::Debug for ClientSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.state();
-        f.debug_struct("ClientSession")
-            .field("hub", &st.hub.as_str())
-            .field("session", &st.session)
-            .field("logged_in", &st.logged_in)
-            .field("exclusive", &st.exclusive)
-            .finish()
-    }
 }
 
 /// A call prepared for the wire: the same bytes are sent on every retry,
@@ -284,22 +223,27 @@ impl ClientSession {
             )));
         }
         let http = crate::tls::build_client(&opts)?;
-        Ok(ClientSession {
+        let state = State {
+            hub,
+            session: None,
+            logged_in: false,
+            exclusive: false,
+            auth: None,
+            hub_version: None,
+            progress: Progress::default(),
+        };
+        Ok(ClientSession::with_state(http, opts, state))
+    }
+
+    fn with_state(http: reqwest::Client, opts: Options, state: State) -> Self {
+        ClientSession {
             shared: Arc::new(Shared {
                 http,
                 opts,
-                state: Mutex::new(State {
-                    hub,
-                    session: None,
-                    logged_in: false,
-                    exclusive: false,
-                    auth: None,
-                    hub_version: None,
-                    progress: Progress::default(),
-                }),
+                state: Mutex::new(state),
                 exchange: tokio::sync::Mutex::new(()),
             }),
-        })
+        }
     }
 
     /// A session that adopts a logged-in session from elsewhere (the koji
@@ -313,22 +257,17 @@ impl ClientSession {
     /// A new session object on the same hub and HTTP client.
     fn sibling(&self, info: SessionInfo) -> ClientSession {
         let st = self.state();
-        ClientSession {
-            shared: Arc::new(Shared {
-                http: self.shared.http.clone(),
-                opts: self.shared.opts.clone(),
-                state: Mutex::new(State {
-                    hub: st.hub.clone(),
-                    session: Some(info),
-                    logged_in: true,
-                    exclusive: false,
-                    auth: st.auth.clone(),
-                    hub_version: st.hub_version.clone(),
-                    progress: Progress::default(),
-                }),
-                exchange: tokio::sync::Mutex::new(()),
-            }),
-        }
+        let state = State {
+            hub: st.hub.clone(),
+            session: Some(info),
+            logged_in: true,
+            exclusive: false,
+            auth: st.auth.clone(),
+            hub_version: st.hub_version.clone(),
+            progress: Progress::default(),
+        };
+        let (http, opts) = (self.shared.http.clone(), self.shared.opts.clone());
+        ClientSession::with_state(http, opts, state)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -408,13 +347,20 @@ impl ClientSession {
             .await
     }
 
-    /// Like [`ClientSession::call`], then converts the result with serde.
-    pub async fn call_as<T: serde::de::DeserializeOwned>(
+    /// Like [`ClientSession::call`], then converts the result with serde
+    /// (into an `Option`, a nil reply is `None`).
+    pub async fn call_as<T: DeserializeOwned>(&self, method: &str, args: Vec<Value>) -> Result<T> {
+        self.call_kw_as(method, args, Struct::new()).await
+    }
+
+    /// [`ClientSession::call_kw`], then converted as by [`ClientSession::call_as`].
+    pub(crate) async fn call_kw_as<T: DeserializeOwned>(
         &self,
         method: &str,
         args: Vec<Value>,
+        kwargs: Struct,
     ) -> Result<T> {
-        let v = self.call(method, args).await?;
+        let v = self.call_kw(method, args, kwargs).await?;
         convert(method, v)
     }
 
@@ -447,15 +393,13 @@ impl ClientSession {
     fn prepare_call(&self, method: &str, params: &[Value]) -> Prepared {
         let mut st = self.state();
         let body = wire::encode_call(method, params).into_bytes();
-        let (mut url, headers, used) = session_headers(&mut st);
-        if st.logged_in && !st.session.as_ref().is_some_and(|s| s.header_auth) {
-            // Hubs before 1.35 read the session from the query string.
-            if let Some(s) = &used {
-                url.query_pairs_mut()
-                    .append_pair("session-id", &s.id.to_string())
-                    .append_pair("session-key", &s.key)
-                    .append_pair("callnum", &s.callnum.to_string());
-            }
+        let mut url = st.hub.clone();
+        let used = next_call(&mut st);
+        // Koji sends the headers whenever it has a session (also while
+        // renewing), and the query only when logged in.
+        let headers = used.as_ref().map(session_headers).unwrap_or_default();
+        if let Some(s) = used.filter(|s| st.logged_in && !s.header_auth) {
+            append_session_query(&mut url, &s);
         } else if method == "sslLogin" {
             let path = format!("{}/ssllogin", url.path().trim_end_matches('/'));
             url.set_path(&path);
@@ -616,28 +560,20 @@ impl ClientSession {
     }
 
     async fn login_locked(&self, auth: &AuthMethod, renew: bool) -> Result<()> {
-        let (method, args, mut kwargs) = match auth {
-            AuthMethod::Password { user, password } => {
-                let mut kw = Struct::new();
-                kw.insert("opts".into(), Value::Nil);
-                (
-                    "login",
-                    vec![Value::from(user.as_str()), Value::from(password.as_str())],
-                    kw,
-                )
-            }
-            AuthMethod::Ssl => {
-                let mut kw = Struct::new();
-                kw.insert("proxyuser".into(), Value::Nil);
-                ("sslLogin", Vec::new(), kw)
-            }
+        let (method, args, mut kw) = match auth {
+            AuthMethod::Password { user, password } => (
+                "login",
+                vec![user.into(), password.into()],
+                kwargs([("opts", Value::Nil)]),
+            ),
+            AuthMethod::Ssl => ("sslLogin", vec![], kwargs([("proxyuser", Value::Nil)])),
         };
         if renew {
-            kwargs.insert("renew".into(), Value::Bool(true));
-            kwargs.insert("exclusive".into(), Value::Bool(self.is_exclusive()));
+            kw.insert("renew".into(), Value::Bool(true));
+            kw.insert("exclusive".into(), Value::Bool(self.is_exclusive()));
         }
         let reply = self
-            .call_locked(method, &crate::encode_args(args, kwargs), true)
+            .call_locked(method, &crate::encode_args(args, kw), true)
             .await?;
         let mut info = SessionInfo::from_login_reply(&reply, method)?;
         tracing::debug!(method, session_id = info.id, "logged in to Koji");
@@ -677,9 +613,8 @@ impl ClientSession {
     /// `exclusiveSession(force=…)`: every `host.*` call needs it. With
     /// `force`, another exclusive session of the same user is closed.
     pub async fn exclusive_session(&self, force: bool) -> Result<()> {
-        let mut kw = Struct::new();
-        kw.insert("force".into(), Value::Bool(force));
-        self.call_kw("exclusiveSession", Vec::new(), kw).await?;
+        self.call_kw("exclusiveSession", vec![], kwargs([("force", force)]))
+            .await?;
         self.state().exclusive = true;
         Ok(())
     }
@@ -699,10 +634,9 @@ impl ClientSession {
         if !self.is_logged_in() {
             return Ok(());
         }
-        let mut kw = Struct::new();
-        kw.insert("session_id".into(), Value::Nil);
+        let kw = kwargs([("session_id", Value::Nil)]);
         let result = match self
-            .call_method("logout", crate::encode_args(Vec::new(), kw), false)
+            .call_method("logout", crate::encode_args(vec![], kw), false)
             .await
         {
             // Hubs before 1.31 take no session_id.
@@ -762,8 +696,7 @@ impl ClientSession {
                     "uploads need a logged-in session".into(),
                 ));
             }
-            let header_auth = st.session.as_ref().is_some_and(|s| s.header_auth);
-            let (mut url, headers, used) = session_headers(&mut st);
+            let mut url = st.hub.clone();
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("filename", name)
@@ -776,17 +709,17 @@ impl ClientSession {
                 if let Some(v) = volume {
                     q.append_pair("volume", v);
                 }
-                if !header_auth {
-                    if let Some(s) = &used {
-                        q.append_pair("session-id", &s.id.to_string())
-                            .append_pair("session-key", &s.key)
-                            .append_pair("callnum", &s.callnum.to_string());
-                    }
-                }
+            }
+            // Uploads carry the session one way only: headers or query.
+            let mut headers = Vec::new();
+            match next_call(&mut st) {
+                Some(s) if s.header_auth => headers = session_headers(&s),
+                Some(s) => append_session_query(&mut url, &s),
+                None => {}
             }
             Prepared {
                 url,
-                headers: if header_auth { headers } else { Vec::new() },
+                headers,
                 body: chunk.to_vec(),
                 content_type: "application/octet-stream",
                 timeout: self.shared.opts.timeout,
@@ -796,20 +729,30 @@ impl ClientSession {
     }
 }
 
-/// The hub URL and session headers for the next call; takes a callnum.
-/// Koji sends the headers whenever it has a session (also while renewing).
-fn session_headers(st: &mut State) -> (Url, Vec<(&'static str, String)>, Option<SessionInfo>) {
-    let url = st.hub.clone();
-    let mut headers = Vec::new();
-    let mut used = None;
-    if let Some(s) = st.session.as_mut() {
-        used = Some(s.clone());
-        headers.push(("Koji-Session-Id", s.id.to_string()));
-        headers.push(("Koji-Session-Key", s.key.clone()));
-        headers.push(("Koji-Session-Callnum", s.callnum.to_string()));
-        s.callnum += 1;
-    }
-    (url, headers, used)
+/// The session for the next call, if any, with its callnum; takes the
+/// callnum.
+fn next_call(st: &mut State) -> Option<SessionInfo> {
+    let s = st.session.as_mut()?;
+    let used = s.clone();
+    s.callnum += 1;
+    Some(used)
+}
+
+/// The session as headers (Koji ≥ 1.35).
+fn session_headers(s: &SessionInfo) -> Vec<(&'static str, String)> {
+    vec![
+        ("Koji-Session-Id", s.id.to_string()),
+        ("Koji-Session-Key", s.key.clone()),
+        ("Koji-Session-Callnum", s.callnum.to_string()),
+    ]
+}
+
+/// The session in the query string, where hubs before 1.35 read it.
+fn append_session_query(url: &mut Url, s: &SessionInfo) {
+    url.query_pairs_mut()
+        .append_pair("session-id", &s.id.to_string())
+        .append_pair("session-key", &s.key)
+        .append_pair("callnum", &s.callnum.to_string());
 }
 
 fn transport_error(url: &str, e: reqwest::Error) -> Error {
@@ -835,14 +778,10 @@ fn display_url(url: &Url) -> String {
 /// problems (they do not fix themselves; Koji's `is_requests_cert_error`).
 fn is_retryable(e: &Error) -> bool {
     match e {
-        Error::Transport { source, .. } => !source.is_builder() && !is_tls_error(source),
+        Error::Transport { source, .. } => !source.is_builder() && !has_rustls_error(source, 0),
         Error::Http { .. } | Error::Decode { .. } => true,
         _ => false,
     }
-}
-
-fn is_tls_error(e: &reqwest::Error) -> bool {
-    has_rustls_error(e, 0)
 }
 
 /// Looks for a rustls error along the source chain, also inside
@@ -882,7 +821,7 @@ fn error_chain(e: &reqwest::Error) -> String {
     out
 }
 
-pub(crate) fn convert<T: serde::de::DeserializeOwned>(method: &str, v: Value) -> Result<T> {
+pub(crate) fn convert<T: DeserializeOwned>(method: &str, v: Value) -> Result<T> {
     crate::value::from_value(v).map_err(|e| Error::UnexpectedReply {
         method: method.to_owned(),
         message: e.to_string(),

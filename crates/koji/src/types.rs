@@ -2,17 +2,18 @@
 //! own terms. Field names are the hub's. Datetimes stay strings as the hub
 //! sends them (`"2026-11-24 21:07:25.294856+00:00"`), with the float `*_ts`
 //! epoch beside them. Fields a test hub or an older hub might leave out are
-//! `Option` or defaulted, so a missing detail does not fail a whole call.
+//! `Option` or defaulted, so a missing detail does not fail a whole call;
+//! fields nobody reads are left to serde to skip.
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::value::{Struct, Value};
 
-/// A task's state (`koji.TASK_STATES`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+/// A task's state (`koji.TASK_STATES`), numbered as Koji numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "i64")]
 pub enum TaskState {
     /// 0: waiting for a host.
     Free,
@@ -31,27 +32,7 @@ pub enum TaskState {
 impl TaskState {
     /// Koji's number.
     pub fn code(self) -> i64 {
-        match self {
-            TaskState::Free => 0,
-            TaskState::Open => 1,
-            TaskState::Closed => 2,
-            TaskState::Canceled => 3,
-            TaskState::Assigned => 4,
-            TaskState::Failed => 5,
-        }
-    }
-
-    /// The state for Koji's number.
-    pub fn from_code(code: i64) -> Option<Self> {
-        Some(match code {
-            0 => TaskState::Free,
-            1 => TaskState::Open,
-            2 => TaskState::Closed,
-            3 => TaskState::Canceled,
-            4 => TaskState::Assigned,
-            5 => TaskState::Failed,
-            _ => return None,
-        })
+        self as i64
     }
 
     /// Koji's name in upper case (`koji.TASK_STATES[n]`): `FREE`, `OPEN`, …
@@ -78,32 +59,23 @@ impl TaskState {
 impl fmt::Display for TaskState {
     /// The lower-case name the koji CLI prints (`koji.TASK_STATES[n].lower()`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TaskState::Free => "free",
-            TaskState::Open => "open",
-            TaskState::Closed => "closed",
-            TaskState::Canceled => "canceled",
-            TaskState::Assigned => "assigned",
-            TaskState::Failed => "failed",
-        })
+        f.write_str(&self.name().to_lowercase())
     }
 }
 
 impl TryFrom<i64> for TaskState {
     type Error = String;
     fn try_from(code: i64) -> Result<Self, String> {
-        TaskState::from_code(code).ok_or_else(|| format!("unknown task state {code}"))
-    }
-}
-
-impl From<TaskState> for i64 {
-    fn from(s: TaskState) -> i64 {
-        s.code()
+        use TaskState::*;
+        [Free, Open, Closed, Canceled, Assigned, Failed]
+            .into_iter()
+            .find(|s| s.code() == code)
+            .ok_or_else(|| format!("unknown task state {code}"))
     }
 }
 
 /// `getBuildTarget`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct BuildTarget {
     /// Target id.
     pub id: i64,
@@ -119,8 +91,8 @@ pub struct BuildTarget {
     pub dest_tag_name: String,
 }
 
-/// `getTag`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `getTag`, and `getBuildConfig` (see [`BuildConfig`]).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct TagInfo {
     /// Tag id.
     pub id: i64,
@@ -129,117 +101,36 @@ pub struct TagInfo {
     /// Space-separated arches; may be nil or empty.
     #[serde(default)]
     pub arches: Option<String>,
-    /// Locked tag.
-    #[serde(default)]
-    pub locked: bool,
-    /// Permission name needed to tag into it.
-    #[serde(default)]
-    pub perm: Option<String>,
-    /// Permission id.
-    #[serde(default)]
-    pub perm_id: Option<i64>,
-    /// Maven support.
-    #[serde(default)]
-    pub maven_support: bool,
-    /// Maven include-all.
-    #[serde(default)]
-    pub maven_include_all: bool,
-    /// Extra tag data.
-    #[serde(default)]
-    pub extra: Struct,
-}
-
-impl TagInfo {
-    /// The arches as a list (`"x86_64 aarch64"` → two entries).
-    pub fn arch_list(&self) -> Vec<String> {
-        split_arches(self.arches.as_deref())
-    }
 }
 
 /// `getBuildConfig`: a tag with arches and extra resolved through
 /// inheritance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BuildConfig {
-    /// Tag id.
-    pub id: i64,
-    /// Tag name.
-    pub name: String,
-    /// Space-separated arches (inherited); may be nil.
-    #[serde(default)]
-    pub arches: Option<String>,
-    /// Locked tag.
-    #[serde(default)]
-    pub locked: bool,
-    /// Permission name.
-    #[serde(default)]
-    pub perm: Option<String>,
-    /// Permission id.
-    #[serde(default)]
-    pub perm_id: Option<i64>,
-    /// Maven support.
-    #[serde(default)]
-    pub maven_support: bool,
-    /// Maven include-all.
-    #[serde(default)]
-    pub maven_include_all: bool,
-    /// Extra (inherited).
-    #[serde(default)]
-    pub extra: Struct,
-    /// Where arches and extra came from.
-    #[serde(default)]
-    pub config_inheritance: Option<Value>,
-}
+pub type BuildConfig = TagInfo;
 
-impl BuildConfig {
-    /// The arches as a list.
+impl TagInfo {
+    /// The arches as a list (`"x86_64 aarch64"` → two entries).
     pub fn arch_list(&self) -> Vec<String> {
-        split_arches(self.arches.as_deref())
+        self.arches
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
     }
 }
 
-fn split_arches(arches: Option<&str>) -> Vec<String> {
-    arches
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `getRepo` (and `repo` of `repo.request`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `getRepo`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RepoInfo {
     /// Repo id.
     pub id: i64,
     /// Repo state (1 = READY).
     pub state: i64,
-    /// The event the repo was made from.
-    #[serde(default)]
-    pub create_event: Option<i64>,
-    /// Its time.
-    #[serde(default)]
-    pub create_ts: Option<f64>,
-    /// Creation time (string).
-    #[serde(default)]
-    pub creation_time: Option<String>,
-    /// Tag id.
-    #[serde(default)]
-    pub tag_id: Option<i64>,
-    /// Tag name.
-    #[serde(default)]
-    pub tag_name: Option<String>,
-    /// The newRepo task.
-    #[serde(default)]
-    pub task_id: Option<i64>,
-    /// A dist repo.
-    #[serde(default)]
-    pub dist: bool,
-    /// Everything else, as sent.
-    #[serde(flatten)]
-    pub other: Struct,
 }
 
-/// `getTaskInfo`, `host.openTask`, `getTaskChildren` entries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `getTaskInfo`, `host.openTask`, `getTaskChildren` and `host.getTasks`
+/// entries.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct TaskInfo {
     /// Task id.
     pub id: i64,
@@ -253,9 +144,6 @@ pub struct TaskInfo {
     /// Host running it.
     #[serde(default)]
     pub host_id: Option<i64>,
-    /// Parent task.
-    #[serde(default)]
-    pub parent: Option<i64>,
     /// Subtask label.
     #[serde(default)]
     pub label: Option<String>,
@@ -268,41 +156,11 @@ pub struct TaskInfo {
     /// Priority (lower runs first).
     #[serde(default)]
     pub priority: Option<i64>,
-    /// Weight.
-    #[serde(default)]
-    pub weight: Option<f64>,
-    /// Waiting for subtasks.
-    #[serde(default)]
-    pub waiting: Option<bool>,
-    /// Awaited by its parent.
-    #[serde(default)]
-    pub awaited: Option<bool>,
-    /// Creation time.
-    #[serde(default)]
-    pub create_time: Option<String>,
-    /// Creation epoch.
-    #[serde(default)]
-    pub create_ts: Option<f64>,
-    /// Start time.
-    #[serde(default)]
-    pub start_time: Option<String>,
-    /// Start epoch.
-    #[serde(default)]
-    pub start_ts: Option<f64>,
-    /// Completion time.
-    #[serde(default)]
-    pub completion_time: Option<String>,
-    /// Completion epoch.
-    #[serde(default)]
-    pub completion_ts: Option<f64>,
     /// The request: a decoded param array from `getTaskInfo(request=True)`,
     /// or the `methodCall` document as a string from `host.openTask`
     /// (read it with [`TaskInfo::request_params`]).
     #[serde(default)]
     pub request: Option<Value>,
-    /// The result, when asked for.
-    #[serde(default)]
-    pub result: Option<Value>,
 }
 
 impl TaskInfo {
@@ -329,134 +187,81 @@ impl TaskInfo {
 }
 
 /// `getLoggedInUser`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct UserInfo {
     /// User id.
     pub id: i64,
     /// User name.
     pub name: String,
-    /// 0 normal, 1 blocked.
-    #[serde(default)]
-    pub status: i64,
-    /// 0 normal, 1 host, 2 group.
-    #[serde(default)]
-    pub usertype: i64,
-    /// 0 password, 2 certificate, 3 GSSAPI.
-    #[serde(default)]
-    pub authtype: Option<i64>,
-    /// Kerberos principals.
-    #[serde(default)]
-    pub krb_principals: Vec<String>,
-    /// Kerberos principal (legacy).
-    #[serde(default)]
-    pub krb_principal: Option<String>,
-}
-
-/// An entry of `host.getTasks`: a task ASSIGNED to this host.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AssignedTask {
-    /// Task id.
-    pub id: i64,
-    /// Method.
-    pub method: String,
-    /// State (ASSIGNED).
-    pub state: TaskState,
-    /// Priority.
-    #[serde(default)]
-    pub priority: Option<i64>,
-    /// Arch.
-    #[serde(default)]
-    pub arch: Option<String>,
-    /// Channel.
-    #[serde(default)]
-    pub channel_id: Option<i64>,
-    /// Host.
-    #[serde(default)]
-    pub host_id: Option<i64>,
-    /// Creation epoch.
-    #[serde(default)]
-    pub create_ts: Option<f64>,
 }
 
 /// An entry of `host.getHostTasks`: an OPEN task of this host.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct HostTask {
     /// Task id.
     pub id: i64,
-    /// Waiting for subtasks.
-    #[serde(default)]
-    pub waiting: Option<bool>,
-    /// Weight.
-    #[serde(default)]
-    pub weight: Option<f64>,
     /// A waiting task whose awaited child finished: wake it.
     #[serde(default)]
     pub alert: bool,
 }
 
-/// `listTaskOutput(id, stat=True)` entries. Note `st_size` is a string on
-/// the wire (Koji sends it so to dodge XML-RPC's 32-bit ints).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A size as the hub sends it: a string (Koji sends sizes so to dodge
+/// XML-RPC's 32-bit ints) or an int.
+fn size(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Int(i) => u64::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+/// `listTaskOutput(id, stat=True)` entries.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct FileStat {
     /// Size in bytes, as the hub sends it (a string).
     pub st_size: Value,
     /// Modification epoch.
     #[serde(default)]
     pub st_mtime: Option<f64>,
-    /// Access epoch.
-    #[serde(default)]
-    pub st_atime: Option<f64>,
-    /// Change epoch.
-    #[serde(default)]
-    pub st_ctime: Option<f64>,
 }
 
 impl FileStat {
     /// The size as a number, whether sent as a string or an int.
     pub fn size(&self) -> Option<u64> {
-        match &self.st_size {
-            Value::String(s) => s.trim().parse().ok(),
-            Value::Int(i) => u64::try_from(*i).ok(),
-            _ => None,
-        }
+        size(&self.st_size)
     }
 }
 
 /// A `rawUpload` reply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RawUploadReply {
     /// Bytes received.
     pub size: i64,
-    /// `adler32` (or what was asked).
-    #[serde(default)]
-    pub fileverify: Option<String>,
-    /// Offset written at.
-    #[serde(default)]
-    pub offset: Option<i64>,
     /// Digest of the chunk, 8 lowercase hex digits for adler32.
     #[serde(default)]
     pub hexdigest: Option<String>,
 }
 
 /// A `checkUpload` reply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct CheckUploadReply {
-    /// File size.
+    /// File size, as the hub sends it.
     pub size: Value,
-    /// Modification epoch.
-    #[serde(default)]
-    pub mtime: Option<f64>,
-    /// Bytes summed, when verify was asked.
-    #[serde(default)]
-    pub sumlength: Option<i64>,
     /// Digest of the whole file, when verify was asked.
     #[serde(default)]
     pub hexdigest: Option<String>,
 }
 
+impl CheckUploadReply {
+    /// The size as a number, whether sent as a string or an int.
+    pub fn size(&self) -> Option<u64> {
+        size(&self.size)
+    }
+}
+
 /// `CGInitBuild`: a reserved build and its token. Debug hides the token,
 /// which authorizes the import.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct CgBuildReservation {
     /// The reserved build id.
     pub build_id: i64,
@@ -475,7 +280,7 @@ impl fmt::Debug for CgBuildReservation {
 
 /// `getBuild`, `CGImport`, `listTagged` entries (which add `tag_id`,
 /// `tag_name`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct BuildInfo {
     /// Build id.
     pub id: i64,
@@ -488,30 +293,21 @@ pub struct BuildInfo {
     /// `name-version-release`.
     #[serde(default)]
     pub nvr: Option<String>,
-    /// Epoch.
-    #[serde(default)]
-    pub epoch: Option<i64>,
     /// Build state (0 BUILDING, 1 COMPLETE, 2 DELETED, 3 FAILED, 4 CANCELED).
     pub state: i64,
     /// The task that made it.
     #[serde(default)]
     pub task_id: Option<i64>,
-    /// Owner id.
-    #[serde(default)]
-    pub owner_id: Option<i64>,
     /// Owner name.
     #[serde(default)]
     pub owner_name: Option<String>,
-    /// Extra data.
-    #[serde(default)]
-    pub extra: Option<Value>,
     /// Everything else, as sent.
     #[serde(flatten)]
     pub other: Struct,
 }
 
 /// `host.taskWait`: `[finished, unfinished]`.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct TaskWait {
     /// Subtasks that are done.
     pub finished: Vec<i64>,

@@ -11,7 +11,7 @@
 use crate::error::{Error, Result};
 use crate::session::{convert, ClientSession};
 use crate::types::{CheckUploadReply, RawUploadReply};
-use crate::value::{Struct, Value};
+use crate::value::Struct;
 
 /// `koji.pathinfo.taskrelpath(id)`: a task's upload directory,
 /// `tasks/<id % 10000>/<id>`.
@@ -108,12 +108,7 @@ impl Tracker<'_> {
         let Some(reply) = reply else {
             return Err(self.fail("the hub has no such file after the upload".into()));
         };
-        let size = match &reply.size {
-            Value::Int(i) => u64::try_from(*i).ok(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        if size != Some(self.offset) {
+        if reply.size() != Some(self.offset) {
             return Err(self.fail(format!(
                 "uploaded file is wrong length: {} != {}",
                 reply.size, self.offset

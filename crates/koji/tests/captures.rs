@@ -201,7 +201,7 @@ fn typed_shapes_read_from_captures() {
         host.get("name"),
         Some(&Value::from("osbuild-builder.local"))
     );
-    let tasks: Vec<koji::AssignedTask> = koji::from_value(response("26")).expect("getTasks");
+    let tasks: Vec<koji::TaskInfo> = koji::from_value(response("26")).expect("getTasks");
     assert!(tasks.iter().all(|t| t.state == TaskState::Assigned));
     let host_tasks: Vec<koji::HostTask> = koji::from_value(response("27")).expect("getHostTasks");
     assert!(host_tasks.is_empty());
@@ -229,7 +229,7 @@ fn typed_shapes_read_from_captures() {
     let children: Vec<koji::TaskInfo> = koji::from_value(response("37")).expect("children");
     assert_eq!(children[0].label.as_deref(), Some("zzz"));
 
-    let results = koji::calls::parse_task_wait_results(response("40")).expect("taskWaitResults");
+    let results = koji::host::parse_task_wait_results(response("40")).expect("taskWaitResults");
     assert_eq!(results[0].0, 12);
     assert_eq!(
         results[0].1.clone().expect_err("canceled").message,
