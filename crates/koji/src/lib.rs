@@ -35,8 +35,7 @@ pub use types::*;
 pub use upload::{taskrelpath, UploadOptions};
 pub use value::{from_value, json_to_value, to_value, value_to_json, Struct, Value};
 pub use wire::{
-    decode_call, decode_response, decode_value, encode_call, encode_fault, encode_response,
-    split_kwargs,
+    decode_call, decode_response, encode_call, encode_fault, encode_response, split_kwargs,
 };
 
 /// The member that marks a struct as keyword arguments (`koji.encode_args`).

@@ -306,14 +306,6 @@ fn python_truthy(v: &Value) -> bool {
     }
 }
 
-/// Reads a single `<value>` element (no document around it).
-pub fn decode_value(xml: &[u8]) -> Result<Value, DecodeError> {
-    let mut p = Parser::new(xml)?;
-    let v = p.read_value_element(0)?;
-    p.expect_eof()?;
-    Ok(v)
-}
-
 #[derive(Debug)]
 enum Tag {
     Start(String),
@@ -380,10 +372,12 @@ impl<'a> Parser<'a> {
             let ev = self.reader.read_event().map_err(|e| {
                 DecodeError::at(format!("malformed XML: {e}"), self.reader.error_position())
             })?;
+            // Tag names as Python's parser sees them: the part after a
+            // namespace prefix (`ex:nil` → `nil`).
             return Ok(match ev {
-                Event::Start(e) => Piece::Tag(Tag::Start(local_name(e.local_name().as_ref()))),
-                Event::Empty(e) => Piece::Tag(Tag::Empty(local_name(e.local_name().as_ref()))),
-                Event::End(e) => Piece::Tag(Tag::End(local_name(e.local_name().as_ref()))),
+                Event::Start(e) => Piece::Tag(Tag::Start(e.local_name().into_inner().into())),
+                Event::Empty(e) => Piece::Tag(Tag::Empty(e.local_name().into_inner().into())),
+                Event::End(e) => Piece::Tag(Tag::End(e.local_name().into_inner().into())),
                 Event::Text(t) => Piece::Text(t.xml10_content().into_owned()),
                 Event::CData(c) => Piece::Text(c.into_inner().into_owned()),
                 Event::GeneralRef(r) => {
@@ -425,27 +419,29 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// "expected …, found <tag>", at the current position.
+    fn unexpected(&self, expected: &str, found: &Tag) -> DecodeError {
+        self.err(format!("expected {expected}, found {}", found.describe()))
+    }
+
     fn expect_start(&mut self, name: &str) -> Result<(), DecodeError> {
         match self.next_start_or_end()? {
             Tag::Start(n) if n == name => Ok(()),
-            other => Err(self.err(format!("expected <{name}>, found {}", other.describe()))),
+            other => Err(self.unexpected(&format!("<{name}>"), &other)),
         }
     }
 
     fn expect_end(&mut self, name: &str) -> Result<(), DecodeError> {
         match self.next_start_or_end()? {
             Tag::End(n) if n == name => Ok(()),
-            other => Err(self.err(format!("expected </{name}>, found {}", other.describe()))),
+            other => Err(self.unexpected(&format!("</{name}>"), &other)),
         }
     }
 
     fn expect_eof(&mut self) -> Result<(), DecodeError> {
         match self.next_start_or_end()? {
             Tag::Eof => Ok(()),
-            other => Err(self.err(format!(
-                "expected the end of the document, found {}",
-                other.describe()
-            ))),
+            other => Err(self.unexpected("the end of the document", &other)),
         }
     }
 
@@ -457,10 +453,7 @@ impl<'a> Parser<'a> {
                 Piece::Text(t) => text.push_str(&t),
                 Piece::Tag(Tag::End(n)) if n == name => return Ok(text),
                 Piece::Tag(other) => {
-                    return Err(self.err(format!(
-                        "expected text and </{name}>, found {}",
-                        other.describe()
-                    )));
+                    return Err(self.unexpected(&format!("text and </{name}>"), &other));
                 }
             }
         }
@@ -476,12 +469,7 @@ impl<'a> Parser<'a> {
                     self.expect_end("param")?;
                 }
                 Tag::End(n) if n == "params" => return Ok(params),
-                other => {
-                    return Err(self.err(format!(
-                        "expected <param> or </params>, found {}",
-                        other.describe()
-                    )));
-                }
+                other => return Err(self.unexpected("<param> or </params>", &other)),
             }
         }
     }
@@ -492,7 +480,7 @@ impl<'a> Parser<'a> {
             Tag::Start(n) if n == "value" => self.read_value_body(depth),
             // `<value/>`: an empty untyped string, as Python reads it.
             Tag::Empty(n) if n == "value" => Ok(Value::String(String::new())),
-            other => Err(self.err(format!("expected <value>, found {}", other.describe()))),
+            other => Err(self.unexpected("<value>", &other)),
         }
     }
 
@@ -502,38 +490,25 @@ impl<'a> Parser<'a> {
             return Err(self.err(format!("values nest deeper than {MAX_DEPTH} levels")));
         }
         let mut untyped = String::new();
-        loop {
+        let value = loop {
             match self.next_piece()? {
                 Piece::Text(t) => untyped.push_str(&t),
                 // Untyped `<value>text</value>` is a string, kept verbatim.
                 Piece::Tag(Tag::End(n)) if n == "value" => return Ok(Value::String(untyped)),
-                Piece::Tag(Tag::Start(ty)) => {
-                    if !untyped.trim().is_empty() {
-                        return Err(self.err(format!(
-                            "text {:?} before <{ty}> in <value>",
-                            shorten(&untyped)
-                        )));
-                    }
-                    let v = self.read_typed(&ty, depth)?;
-                    self.expect_end("value")?;
-                    return Ok(v);
+                Piece::Tag(tag @ (Tag::Start(_) | Tag::Empty(_))) if !untyped.trim().is_empty() => {
+                    let text = shorten(&untyped);
+                    let msg = format!("text {text:?} before {} in <value>", tag.describe());
+                    return Err(self.err(msg));
                 }
-                Piece::Tag(Tag::Empty(ty)) => {
-                    if !untyped.trim().is_empty() {
-                        return Err(self.err(format!(
-                            "text {:?} before <{ty}/> in <value>",
-                            shorten(&untyped)
-                        )));
-                    }
-                    let v = self.empty_typed(&ty)?;
-                    self.expect_end("value")?;
-                    return Ok(v);
-                }
+                Piece::Tag(Tag::Start(ty)) => break self.read_typed(&ty, depth)?,
+                Piece::Tag(Tag::Empty(ty)) => break self.empty_typed(&ty)?,
                 Piece::Tag(other) => {
                     return Err(self.err(format!("unexpected {} inside <value>", other.describe())));
                 }
             }
-        }
+        };
+        self.expect_end("value")?;
+        Ok(value)
     }
 
     /// A typed value written as an empty element (`<nil/>`, `<string/>`, …).
@@ -604,21 +579,11 @@ impl<'a> Parser<'a> {
                     Tag::Start(n) if n == "value" => items.push(self.read_value_body(depth + 1)?),
                     Tag::Empty(n) if n == "value" => items.push(Value::String(String::new())),
                     Tag::End(n) if n == "data" => break,
-                    other => {
-                        return Err(self.err(format!(
-                            "expected <value> or </data> in <array>, found {}",
-                            other.describe()
-                        )));
-                    }
+                    other => return Err(self.unexpected("<value> or </data> in <array>", &other)),
                 }
             },
             Tag::Empty(n) if n == "data" => {}
-            other => {
-                return Err(self.err(format!(
-                    "expected <data> in <array>, found {}",
-                    other.describe()
-                )))
-            }
+            other => return Err(self.unexpected("<data> in <array>", &other)),
         }
         self.expect_end("array")?;
         Ok(Value::Array(items))
@@ -632,12 +597,7 @@ impl<'a> Parser<'a> {
                     let name = match self.next_start_or_end()? {
                         Tag::Start(n) if n == "name" => self.read_text("name")?,
                         Tag::Empty(n) if n == "name" => String::new(),
-                        other => {
-                            return Err(self.err(format!(
-                                "expected <name> in <member>, found {}",
-                                other.describe()
-                            )));
-                        }
+                        other => return Err(self.unexpected("<name> in <member>", &other)),
                     };
                     let value = self.read_value_element(depth + 1)?;
                     self.expect_end("member")?;
@@ -646,21 +606,10 @@ impl<'a> Parser<'a> {
                     members.insert(name, value);
                 }
                 Tag::End(n) if n == "struct" => return Ok(Value::Struct(members)),
-                other => {
-                    return Err(self.err(format!(
-                        "expected <member> or </struct>, found {}",
-                        other.describe()
-                    )));
-                }
+                other => return Err(self.unexpected("<member> or </struct>", &other)),
             }
         }
     }
-}
-
-/// Tag names as Python's parser sees them: the part after a namespace
-/// prefix (`ex:nil` → `nil`).
-fn local_name(raw: &str) -> String {
-    raw.to_owned()
 }
 
 /// Python's `int(text)` for the forms that fit in 64 bits: surrounding
