@@ -5,7 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use indexmap::IndexMap;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::Serialize;
 
 /// A struct: member names to values, in the order they came on the wire.
 ///
@@ -72,15 +72,6 @@ impl Value {
         }
     }
 
-    /// The number as a double, for ints and doubles.
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Int(i) => Some(*i as f64),
-            Value::Double(d) => Some(*d),
-            _ => None,
-        }
-    }
-
     /// The boolean, if this is a boolean.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
@@ -125,12 +116,7 @@ impl Value {
         V: Into<Value>,
         I: IntoIterator<Item = (K, V)>,
     {
-        Value::Struct(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        Value::Struct(crate::kwargs(pairs))
     }
 }
 
@@ -149,17 +135,11 @@ macro_rules! from_int {
         }
     )*};
 }
-from_int!(i8, i16, i32, i64, u8, u16, u32);
+from_int!(i32, i64, u32);
 
 impl From<f64> for Value {
     fn from(v: f64) -> Self {
         Value::Double(v)
-    }
-}
-
-impl From<f32> for Value {
-    fn from(v: f32) -> Self {
-        Value::Double(f64::from(v))
     }
 }
 
@@ -222,14 +202,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// Element types whose `Vec` becomes an array (`Vec<u8>` is base64 instead).
 pub trait NotBytes {}
 impl NotBytes for Value {}
-impl NotBytes for bool {}
-impl NotBytes for i32 {}
 impl NotBytes for i64 {}
-impl NotBytes for u32 {}
-impl NotBytes for f64 {}
 impl NotBytes for String {}
 impl NotBytes for &str {}
-impl NotBytes for Struct {}
 
 impl fmt::Display for Value {
     /// Python `repr()` style, as `koji call` prints replies:
@@ -306,34 +281,6 @@ fn write_py_str(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     write!(f, "{quote}")
 }
 
-impl Serialize for Value {
-    /// Base64 serializes as bytes, DateTime as its text, Nil as unit/none.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Value::Nil => serializer.serialize_none(),
-            Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::Int(i) => serializer.serialize_i64(*i),
-            Value::Double(d) => serializer.serialize_f64(*d),
-            Value::String(s) | Value::DateTime(s) => serializer.serialize_str(s),
-            Value::Base64(b) => serializer.serialize_bytes(b),
-            Value::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for v in items {
-                    seq.serialize_element(v)?;
-                }
-                seq.end()
-            }
-            Value::Struct(members) => {
-                let mut map = serializer.serialize_map(Some(members.len()))?;
-                for (k, v) in members {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(ValueVisitor)
@@ -366,14 +313,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
     fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
         Ok(Value::Base64(v.to_vec()))
-    }
-    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
-        Ok(Value::Base64(v))
     }
     fn visit_none<E>(self) -> Result<Value, E> {
         Ok(Value::Nil)
@@ -444,24 +385,6 @@ pub fn json_to_value(j: &serde_json::Value) -> Value {
                 .map(|(k, v)| (k.clone(), json_to_value(v)))
                 .collect(),
         ),
-    }
-}
-
-impl From<serde_json::Value> for Value {
-    fn from(j: serde_json::Value) -> Self {
-        json_to_value(&j)
-    }
-}
-
-impl From<&Value> for serde_json::Value {
-    fn from(v: &Value) -> Self {
-        value_to_json(v)
-    }
-}
-
-impl From<Value> for serde_json::Value {
-    fn from(v: Value) -> Self {
-        value_to_json(&v)
     }
 }
 
