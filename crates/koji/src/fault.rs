@@ -107,17 +107,13 @@ macro_rules! fault_kinds {
 fault_kinds! {
     /// Code 1: a Python exception that is not a Koji error.
     Exception = 1,
-    /// 1000
     GenericError = 1000,
-    /// 1001
     LockError = 1001,
     /// 1002: bad credentials, invalid session, not exclusive, …
     AuthError = 1002,
-    /// 1003
     TagError = 1003,
     /// 1004: missing permission, task not owned by this host, …
     ActionNotAllowed = 1004,
-    /// 1005
     BuildError = 1005,
     /// 1006: another exclusive session exists.
     AuthLockError = 1006,
@@ -127,52 +123,23 @@ fault_kinds! {
     SequenceError = 1008,
     /// 1009: the hub refuses to run a committed call again.
     RetryError = 1009,
-    /// 1010
     PreBuildError = 1010,
-    /// 1011
     PostBuildError = 1011,
-    /// 1012
     BuildrootError = 1012,
-    /// 1013
     FunctionDeprecated = 1013,
     /// 1014: the hub is in maintenance; retried with `offline_retry`.
     ServerOffline = 1014,
-    /// 1015
     LiveCDError = 1015,
-    /// 1016
     PluginError = 1016,
-    /// 1017
     CallbackError = 1017,
-    /// 1018
     ApplianceError = 1018,
     /// 1019: wrong arguments (arity, unknown keyword, schema validation).
     ParameterError = 1019,
-    /// 1020
     ImportError = 1020,
-    /// 1021
     ConfigurationError = 1021,
-    /// 1022
     LiveMediaError = 1022,
-    /// 1023
     GSSAPIAuthError = 1023,
-    /// 1024
     NameValidationError = 1024,
-}
-
-impl FaultKind {
-    /// `true` for AuthError and its subclasses (AuthLockError, AuthExpired,
-    /// SequenceError, RetryError, GSSAPIAuthError), as `isinstance` would say.
-    pub fn is_auth_error(self) -> bool {
-        matches!(
-            self,
-            FaultKind::AuthError
-                | FaultKind::AuthLockError
-                | FaultKind::AuthExpired
-                | FaultKind::SequenceError
-                | FaultKind::RetryError
-                | FaultKind::GSSAPIAuthError
-        )
-    }
 }
 
 impl fmt::Display for FaultKind {
@@ -200,7 +167,6 @@ mod tests {
         }
         assert_eq!(FaultKind::from_code(4242), FaultKind::Unknown(4242));
         assert_eq!(FaultKind::from_code(1002).name(), "AuthError");
-        assert!(FaultKind::RetryError.is_auth_error());
     }
 
     #[test]

@@ -8,10 +8,10 @@
 //! `rawUpload` reply already prove the whole file. That halves the hub
 //! requests of the builder's JSON attachments.
 
+use crate::calls::kw_if;
 use crate::error::{Error, Result};
 use crate::session::{convert, ClientSession};
 use crate::types::{CheckUploadReply, RawUploadReply};
-use crate::value::Struct;
 
 /// `koji.pathinfo.taskrelpath(id)`: a task's upload directory,
 /// `tasks/<id % 10000>/<id>`.
@@ -126,12 +126,6 @@ impl Tracker<'_> {
 }
 
 impl ClientSession {
-    fn blocksize(&self, opts: &UploadOptions) -> usize {
-        opts.blocksize
-            .unwrap_or(self.options().upload_blocksize)
-            .max(1)
-    }
-
     /// Uploads `data` as `<path>/<name>` (path relative to the hub's work
     /// directory, e.g. [`taskrelpath`]). An empty file is still sent once.
     pub async fn upload_bytes(
@@ -150,10 +144,12 @@ impl ClientSession {
             offset: 0,
             whole: adler2::Adler32::new(),
         };
-        if data.len() <= self.blocksize(opts) {
+        let blocksize = opts.blocksize.unwrap_or(self.options().upload_blocksize);
+        let blocksize = blocksize.max(1);
+        if data.len() <= blocksize {
             return t.send(data).await;
         }
-        for chunk in data.chunks(self.blocksize(opts)) {
+        for chunk in data.chunks(blocksize) {
             t.send(chunk).await?;
         }
         t.finish().await
@@ -168,20 +164,10 @@ impl ClientSession {
         verify: Option<&str>,
         volume: Option<&str>,
     ) -> Result<Option<CheckUploadReply>> {
-        let mut kw = Struct::new();
-        if let Some(v) = verify {
-            kw.insert("verify".into(), v.into());
-        }
-        if let Some(v) = volume {
-            kw.insert("volume".into(), v.into());
-        }
-        let v = self
-            .call_kw("checkUpload", vec![path.into(), name.into()], kw)
-            .await?;
-        if v.is_nil() {
-            return Ok(None);
-        }
-        convert("checkUpload", v).map(Some)
+        let mut kw = kw_if("verify", verify);
+        kw.extend(kw_if("volume", volume));
+        self.call_kw_as("checkUpload", vec![path.into(), name.into()], kw)
+            .await
     }
 }
 

@@ -36,8 +36,7 @@ pub type Response = Result<Value, Fault>;
 
 /// Writes a `methodCall` document, as `xmlrpcplus.dumps(params, name)`.
 pub fn encode_call(method: &str, params: &[Value]) -> String {
-    let mut out = String::with_capacity(128);
-    out.push_str(XML_HEADER);
+    let mut out = String::from(XML_HEADER);
     out.push_str("<methodCall>\n<methodName>");
     escape_into(&mut out, method);
     out.push_str("</methodName>\n");
@@ -50,8 +49,7 @@ pub fn encode_call(method: &str, params: &[Value]) -> String {
 /// `xmlrpcplus.dumps((value,), methodresponse=1)`. This is what a builder
 /// hands to `host.closeTask`.
 pub fn encode_response(value: &Value) -> String {
-    let mut out = String::with_capacity(128);
-    out.push_str(XML_HEADER);
+    let mut out = String::from(XML_HEADER);
     out.push_str("<methodResponse>\n");
     encode_params(&mut out, std::slice::from_ref(value));
     out.push_str("</methodResponse>\n");
@@ -61,14 +59,9 @@ pub fn encode_response(value: &Value) -> String {
 /// Writes a fault `methodResponse`, as `xmlrpcplus.dumps(Fault(code, msg))`.
 /// This is what a builder hands to `host.failTask`.
 pub fn encode_fault(code: i64, message: &str) -> String {
-    let mut out = String::with_capacity(256);
-    out.push_str(XML_HEADER);
+    let mut out = String::from(XML_HEADER);
     out.push_str("<methodResponse>\n<fault>\n");
-    let fault = Value::from_pairs([
-        ("faultCode", Value::Int(code)),
-        ("faultString", Value::from(message)),
-    ]);
-    encode_value(&mut out, &fault);
+    encode_value(&mut out, &Fault::new(code, message).to_value());
     out.push_str("</fault>\n</methodResponse>\n");
     out
 }
