@@ -124,7 +124,7 @@ impl fmt::Debug for AuthMethod {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct State {
     /// The hub URL. sslLogin switches it to https, as Koji does.
     hub: Url,
@@ -256,15 +256,12 @@ impl ClientSession {
 
     /// A new session object on the same hub and HTTP client.
     fn sibling(&self, info: SessionInfo) -> ClientSession {
-        let st = self.state();
         let state = State {
-            hub: st.hub.clone(),
             session: Some(info),
             logged_in: true,
             exclusive: false,
-            auth: st.auth.clone(),
-            hub_version: st.hub_version.clone(),
             progress: Progress::default(),
+            ..self.state().clone()
         };
         let (http, opts) = (self.shared.http.clone(), self.shared.opts.clone());
         ClientSession::with_state(http, opts, state)
@@ -291,11 +288,7 @@ impl ClientSession {
     /// anonymous.
     pub fn session_info(&self) -> Option<SessionInfo> {
         let st = self.state();
-        if st.logged_in {
-            st.session.clone()
-        } else {
-            None
-        }
+        st.session.clone().filter(|_| st.logged_in)
     }
 
     /// Adopts a session (`Some`) or forgets the current one without logging
@@ -438,30 +431,23 @@ impl ClientSession {
             self.state().progress.last_exchange = Some(Instant::now());
             match outcome {
                 Ok(v) => return Ok(v),
-                Err(e @ Error::Fault { .. }) => {
-                    if e.is_fault(FaultKind::ServerOffline) && opts.offline_retry {
-                        tracing::info!(
-                            method,
-                            "Koji hub is offline; retrying in {:?}",
-                            opts.offline_retry_interval
-                        );
-                        self.pause(opts.offline_retry_interval).await;
-                        // A hub in maintenance is not a failing hub: start over.
-                        tries = 0;
-                        continue;
-                    }
-                    return Err(e);
+                Err(e) if e.is_fault(FaultKind::ServerOffline) && opts.offline_retry => {
+                    tracing::info!(
+                        method,
+                        "Koji hub is offline; retrying in {:?}",
+                        opts.offline_retry_interval
+                    );
+                    self.pause(opts.offline_retry_interval).await;
+                    // A hub in maintenance is not a failing hub: start over.
+                    tries = 0;
+                    continue;
                 }
+                Err(e @ Error::Fault { .. }) => return Err(e),
                 Err(e) => {
-                    if !retry || !is_retryable(&e) {
-                        return Err(e);
-                    }
                     // Non-logged-in calls were never retried in Koji; the
                     // anon_retry option keeps that compatible.
-                    if !self.is_logged_in() && !opts.anon_retry {
-                        return Err(e);
-                    }
-                    if tries > opts.max_retries {
+                    let anonymous = !self.is_logged_in() && !opts.anon_retry;
+                    if !retry || !is_retryable(&e) || anonymous || tries > opts.max_retries {
                         return Err(e);
                     }
                     tracing::info!(method, "Try #{tries} for call {method} failed: {e}");
@@ -513,14 +499,9 @@ impl ClientSession {
                 body: text,
             });
         }
-        match wire::decode_response(&body) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(fault)) => Err(fault.into()),
-            Err(e) => Err(Error::Decode {
-                url: shown,
-                source: e,
-            }),
-        }
+        let response =
+            wire::decode_response(&body).map_err(|source| Error::Decode { url: shown, source })?;
+        response.map_err(Error::from)
     }
 
     // -----------------------------------------------------------------
@@ -578,13 +559,11 @@ impl ClientSession {
         let mut info = SessionInfo::from_login_reply(&reply, method)?;
         tracing::debug!(method, session_id = info.id, "logged in to Koji");
         let mut st = self.state();
-        if renew {
-            if let Some(old) = st.session.as_ref().filter(|s| s.id == info.id) {
-                // The hub renewed the session in place (kojihub's
-                // createSession(renew=True)) and still holds its last
-                // callnum; counting from 0 again would be a SequenceError.
-                info.callnum = old.callnum;
-            }
+        if let Some(old) = st.session.as_ref().filter(|s| renew && s.id == info.id) {
+            // The hub renewed the session in place (kojihub's
+            // createSession(renew=True)) and still holds its last
+            // callnum; counting from 0 again would be a SequenceError.
+            info.callnum = old.callnum;
         }
         st.session = Some(info);
         st.logged_in = true;
