@@ -93,21 +93,27 @@ pub enum IniError {
 }
 
 /// Configuration read from one or more INI files.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ini {
-    defaults: Section,
+    /// `[DEFAULT]` first, then the sections in first-seen order.
     sections: Vec<Section>,
+}
+
+impl Default for Ini {
+    fn default() -> Self {
+        let defaults = Section {
+            name: DEFAULT_SECTION.to_string(),
+            ..Section::default()
+        };
+        Ini {
+            sections: vec![defaults],
+        }
+    }
 }
 
 impl Ini {
     pub fn new() -> Self {
-        Ini {
-            defaults: Section {
-                name: DEFAULT_SECTION.to_string(),
-                ..Section::default()
-            },
-            sections: Vec::new(),
-        }
+        Ini::default()
     }
 
     /// Merge one file's text into this configuration; keys read here
@@ -131,13 +137,10 @@ impl Ini {
     /// Section names in first-seen order, without `DEFAULT` (as
     /// `ConfigParser.sections()`).
     pub fn sections(&self) -> impl Iterator<Item = &Section> {
-        self.sections.iter()
+        self.sections.iter().skip(1)
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        if name == DEFAULT_SECTION {
-            return Some(&self.defaults);
-        }
         self.sections.iter().find(|s| s.name == name)
     }
 
@@ -148,12 +151,10 @@ impl Ini {
     /// The raw (not interpolated) entry for `key` in `section`, falling back
     /// to `[DEFAULT]` as configparser does.
     pub fn entry(&self, section: &str, key: &str) -> Option<&Entry> {
-        let own = if section == DEFAULT_SECTION {
-            None
-        } else {
-            self.section(section)?.entry(key)
-        };
-        own.or_else(|| self.defaults.entry(key))
+        let defaults = self.sections.first();
+        self.section(section)?
+            .entry(key)
+            .or_else(|| defaults?.entry(key))
     }
 
     /// The interpolated value of `key` in `section` (configparser's
@@ -223,7 +224,7 @@ impl Ini {
 }
 
 struct PendingEntry {
-    section: Option<usize>, // None = DEFAULT
+    section: usize,
     key: String,
     lines: Vec<String>,
     indent: usize,
@@ -234,9 +235,9 @@ struct FileParser<'a> {
     ini: &'a mut Ini,
     file: &'a Path,
     seen_sections: Vec<String>,
-    seen_keys: Vec<(String, String)>,
-    /// Index into ini.sections, or Some(None) for DEFAULT, None before any header.
-    current: Option<Option<usize>>,
+    seen_keys: Vec<(usize, String)>,
+    /// Index into ini.sections; None before any header.
+    current: Option<usize>,
     pending: Option<PendingEntry>,
 }
 
@@ -302,15 +303,12 @@ impl FileParser<'_> {
             return Err(self.syntax(number, "a value without a key"));
         }
         let value = stripped[split + 1..].trim().to_string();
-        let section_name = match current {
-            Some(i) => self.ini.sections[i].name.clone(),
-            None => DEFAULT_SECTION.to_string(),
-        };
-        let seen = (section_name.clone(), key.clone());
+        let seen = (current, key.clone());
         if self.seen_keys.contains(&seen) {
+            let section = &self.ini.sections[current].name;
             return Err(self.syntax(
                 number,
-                format!("'{key}' is set twice in [{section_name}] of this file"),
+                format!("'{key}' is set twice in [{section}] of this file"),
             ));
         }
         self.seen_keys.push(seen);
@@ -333,11 +331,6 @@ impl FileParser<'_> {
         }
         self.seen_sections.push(name.to_string());
         let origin = self.origin(number);
-        if name == DEFAULT_SECTION {
-            self.ini.defaults.headers.push(origin);
-            self.current = Some(None);
-            return Ok(());
-        }
         let index = match self.ini.sections.iter().position(|s| s.name == name) {
             Some(i) => i,
             None => {
@@ -349,7 +342,7 @@ impl FileParser<'_> {
             }
         };
         self.ini.sections[index].headers.push(origin);
-        self.current = Some(Some(index));
+        self.current = Some(index);
         Ok(())
     }
 
@@ -365,10 +358,7 @@ impl FileParser<'_> {
             value: pending.lines.join("\n"),
             origin: pending.origin,
         };
-        match pending.section {
-            Some(i) => self.ini.sections[i].set(entry),
-            None => self.ini.defaults.set(entry),
-        }
+        self.ini.sections[pending.section].set(entry);
     }
 }
 
