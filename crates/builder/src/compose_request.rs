@@ -132,7 +132,7 @@ pub fn compose_request(
             let mut r = Repository::new(baseurl);
             // Upstream: `if self.package_sets:`.
             if let Some(sets) = repo.package_sets().filter(|s| !s.is_empty()) {
-                r = r.with_package_sets(sets.to_vec());
+                r.package_sets = Some(sets.to_vec());
             }
             repositories.push(r);
         }

@@ -3,18 +3,18 @@
 //!
 //! Requests serialise exactly like upstream's `as_dict()` (optional fields
 //! left out when unset) so that compose-request.json keeps its shape.
-//! Responses tolerate unknown fields, and the status, logs and manifests keep
-//! the raw JSON composer sent, because the builder attaches it verbatim.
+//! Responses tolerate unknown fields. Logs and manifests stay the JSON
+//! documents composer sent, because the builder attaches them verbatim; a
+//! status keeps its raw JSON too, so that any change in it counts.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
-fn is_none_or_empty<T>(v: &Option<Vec<T>>) -> bool {
-    v.as_ref().is_none_or(|v| v.is_empty())
-}
-
-fn is_none_or_empty_map(v: &Option<Map<String, Value>>) -> bool {
-    v.as_ref().is_none_or(|v| v.is_empty())
+fn is_none_or_empty<T>(v: &Option<T>) -> bool
+where
+    for<'a> &'a T: IntoIterator,
+{
+    v.as_ref().is_none_or(|v| v.into_iter().next().is_none())
 }
 
 /// Implements string (de)serialisation for enums that know composer's
@@ -50,12 +50,6 @@ macro_rules! string_enum {
             }
         }
 
-        impl From<String> for $name {
-            fn from(s: String) -> Self {
-                $name::from(s.as_str())
-            }
-        }
-
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
@@ -73,7 +67,7 @@ macro_rules! string_enum {
                 let s = String::deserialize(d)?;
                 // Upstream lowercases statuses before comparing; names a
                 // user chose (image types) are kept as written.
-                Ok(if $fold { $name::from(s.to_lowercase()) } else { $name::from(s) })
+                Ok($name::from(if $fold { s.to_lowercase() } else { s }.as_str()))
             }
         }
     };
@@ -158,7 +152,7 @@ string_enum! {
 }
 
 /// `ComposeRequest`: what POST /compose takes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeRequest {
     pub distribution: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,7 +163,7 @@ pub struct ComposeRequest {
     pub image_requests: Option<Vec<ImageRequest>>,
     /// Passed through from the task options as given (upstream does too);
     /// left out when empty, like upstream's `if self.customizations`.
-    #[serde(default, skip_serializing_if = "is_none_or_empty_map")]
+    #[serde(default, skip_serializing_if = "is_none_or_empty")]
     pub customizations: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blueprint: Option<Value>,
@@ -185,10 +179,8 @@ impl ComposeRequest {
         ComposeRequest {
             distribution: distribution.into(),
             koji: Some(koji),
-            image_request: None,
             image_requests: Some(image_requests),
-            customizations: None,
-            blueprint: None,
+            ..ComposeRequest::default()
         }
     }
 
@@ -248,7 +240,7 @@ impl ImageRequest {
 /// `Repository`. Serialises like upstream's `Repository.as_dict`: `baseurl`
 /// and `rhsm` always, `gpgkey` with `check_gpg` and `package_sets` only
 /// when set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseurl: Option<String>,
@@ -277,21 +269,8 @@ impl Repository {
     pub fn new(baseurl: impl Into<String>) -> Self {
         Repository {
             baseurl: Some(baseurl.into()),
-            mirrorlist: None,
-            metalink: None,
-            rhsm: false,
-            gpgkey: None,
-            check_gpg: None,
-            check_repo_gpg: None,
-            ignore_ssl: None,
-            module_hotfixes: None,
-            package_sets: None,
+            ..Repository::default()
         }
-    }
-
-    pub fn with_package_sets(mut self, sets: Vec<String>) -> Self {
-        self.package_sets = Some(sets);
-        self
     }
 }
 
@@ -326,26 +305,18 @@ pub struct UploadTarget {
 pub type UploadOptions = Map<String, Value>;
 
 /// `ComposeId`: the answer to POST /compose.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ComposeId {
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub href: Option<String>,
 }
 
 /// `Error`: composer's error object.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct ApiError {
-    pub id: String,
-    pub kind: String,
-    pub href: String,
     pub code: String,
     pub reason: String,
     pub operation_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
 }
 
@@ -358,22 +329,15 @@ impl ApiError {
 }
 
 /// `ComposeStatus`: GET /composes/{id}.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ComposeStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub href: Option<String>,
     pub status: ComposeStatusValue,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_status: Option<ImageStatus>,
     #[serde(default)]
     pub image_statuses: Vec<ImageStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub koji_status: Option<KojiStatus>,
-    /// The JSON composer sent, unchanged.
+    /// The JSON composer sent, unchanged; a change in it is a change of
+    /// the compose's status ([`crate::ComposeWatch`]).
     #[serde(skip)]
     pub raw: Value,
 }
@@ -410,69 +374,52 @@ impl ComposeStatus {
     /// (`ComposeStatus.as_dict()`): status, koji_task_id, image_statuses,
     /// and koji_build_id once known.
     pub fn to_upstream_json(&self) -> Value {
-        let mut doc = Map::new();
-        doc.insert("status".into(), Value::String(self.status.to_string()));
-        let task_id = self
-            .koji_status
-            .as_ref()
-            .and_then(|k| k.task_id)
-            .map_or(Value::Null, Value::from);
-        doc.insert("koji_task_id".into(), task_id);
-        let images = self
+        let images: Vec<Value> = self
             .images()
             .iter()
             .map(ImageStatus::to_upstream_json)
             .collect();
-        doc.insert("image_statuses".into(), Value::Array(images));
+        let mut doc = json!({
+            "status": self.status.as_str(),
+            "koji_task_id": self.koji_status.as_ref().and_then(|k| k.task_id),
+            "image_statuses": images,
+        });
         if let Some(build_id) = self.koji_build_id() {
-            doc.insert("koji_build_id".into(), Value::from(build_id));
+            doc["koji_build_id"] = build_id.into();
         }
-        Value::Object(doc)
+        doc
     }
 }
 
 /// `KojiStatus`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct KojiStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_id: Option<u64>,
     /// Not in the v2 spec, but upstream reads it when present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<u64>,
 }
 
 /// `ImageStatus`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ImageStatus {
     pub status: ImageStatusValue,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_status: Option<UploadStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_statuses: Option<Vec<UploadStatus>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ComposeStatusError>,
 }
 
 impl ImageStatus {
     fn to_upstream_json(&self) -> Value {
-        let mut doc = Map::new();
-        doc.insert("status".into(), Value::String(self.status.to_string()));
+        let mut doc = json!({"status": self.status.as_str()});
         if let Some(upload) = &self.upload_status {
-            doc.insert(
-                "upload_status".into(),
-                serde_json::to_value(upload).unwrap_or(Value::Null),
-            );
+            doc["upload_status"] = serde_json::to_value(upload).unwrap_or(Value::Null);
         }
         if let Some(error) = &self.error {
-            let mut e = Map::new();
-            e.insert("id".into(), Value::from(error.id));
-            e.insert("reason".into(), Value::String(error.reason.clone()));
+            doc["error"] = json!({"id": error.id, "reason": error.reason});
             if let Some(details) = error.details.as_ref().filter(|d| truthy(d)) {
-                e.insert("details".into(), details.clone());
+                doc["error"]["details"] = details.clone();
             }
-            doc.insert("error".into(), Value::Object(e));
         }
-        Value::Object(doc)
+        doc
     }
 }
 
@@ -499,65 +446,51 @@ pub struct UploadStatus {
 }
 
 /// `ComposeStatusError`: why an image failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ComposeStatusError {
     pub id: i64,
     pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
 }
 
 /// `ComposeLogs`: GET /composes/{id}/logs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ComposeLogs {
     /// One log document per image request, in request order.
     #[serde(default)]
     pub image_builds: Vec<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub koji: Option<KojiLogs>,
-    #[serde(skip)]
-    pub raw: Value,
 }
 
 impl ComposeLogs {
     /// koji-init.log.json content, when composer has it.
     pub fn koji_init(&self) -> Option<&Value> {
-        self.koji
-            .as_ref()
-            .and_then(|k| k.init.as_ref())
-            .filter(|v| truthy(v))
+        self.koji.as_ref()?.init.as_ref().filter(|v| truthy(v))
     }
 
     /// koji-import.log.json content, when composer has it.
     pub fn koji_import(&self) -> Option<&Value> {
-        self.koji
-            .as_ref()
-            .and_then(|k| k.import.as_ref())
-            .filter(|v| truthy(v))
+        self.koji.as_ref()?.import.as_ref().filter(|v| truthy(v))
     }
 }
 
 /// `KojiLogs`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct KojiLogs {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<Value>,
 }
 
 /// `ComposeManifests`: GET /composes/{id}/manifests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ComposeManifests {
     /// One osbuild manifest per image request, in request order.
     #[serde(default)]
     pub manifests: Vec<Value>,
-    #[serde(skip)]
-    pub raw: Value,
 }
 
 /// `ComposeDeleteStatus`: DELETE /composes/{id}.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct ComposeDeleteStatus {
     pub id: String,
@@ -565,42 +498,13 @@ pub struct ComposeDeleteStatus {
     pub href: String,
 }
 
-/// Response types that keep the JSON they were read from.
-pub(crate) trait KeepRaw {
-    fn set_raw(&mut self, raw: Value);
-}
-
-impl KeepRaw for ComposeStatus {
-    fn set_raw(&mut self, raw: Value) {
-        self.raw = raw;
-    }
-}
-impl KeepRaw for ComposeLogs {
-    fn set_raw(&mut self, raw: Value) {
-        self.raw = raw;
-    }
-}
-impl KeepRaw for ComposeManifests {
-    fn set_raw(&mut self, raw: Value) {
-        self.raw = raw;
-    }
-}
-impl KeepRaw for ComposeDeleteStatus {
-    fn set_raw(&mut self, _raw: Value) {}
-}
-impl KeepRaw for ComposeId {
-    fn set_raw(&mut self, _raw: Value) {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse<T: serde::de::DeserializeOwned + KeepRaw>(v: Value) -> T {
-        let mut t: T = serde_json::from_value(v.clone()).expect("parses");
-        t.set_raw(v);
-        t
+    fn parse<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).expect("parses")
     }
 
     #[test]
@@ -612,7 +516,10 @@ mod tests {
                 "guest-image",
                 vec![
                     Repository::new("http://1.repo/x86_64"),
-                    Repository::new("https://2.repo").with_package_sets(vec!["blueprint".into()]),
+                    Repository {
+                        package_sets: Some(vec!["blueprint".into()]),
+                        ..Repository::new("https://2.repo")
+                    },
                 ],
             )],
             Koji {
@@ -707,7 +614,7 @@ mod tests {
             "koji_status": {"build_id": 42},
             "something_new": true
         });
-        let status: ComposeStatus = parse(raw.clone());
+        let status: ComposeStatus = parse(raw);
         assert_eq!(status.status, ComposeStatusValue::Failure);
         assert!(status.is_finished());
         assert!(!status.is_success());
@@ -715,7 +622,6 @@ mod tests {
         assert_eq!(status.images().len(), 3);
         assert_eq!(status.images()[2].status, ImageStatusValue::Registering);
         assert_eq!(status.images()[1].error.as_ref().unwrap().id, 10);
-        assert_eq!(status.raw, raw);
         assert_eq!(
             status.to_upstream_json(),
             json!({
@@ -756,11 +662,10 @@ mod tests {
             "image_builds": [{"osbuild": "log log log"}],
             "koji": {"init": {"log": "yes, please!"}, "import": {"log": "yes, indeed!"}}
         });
-        let logs: ComposeLogs = parse(raw.clone());
+        let logs: ComposeLogs = parse(raw);
         assert_eq!(logs.image_builds, vec![json!({"osbuild": "log log log"})]);
         assert_eq!(logs.koji_init(), Some(&json!({"log": "yes, please!"})));
         assert_eq!(logs.koji_import(), Some(&json!({"log": "yes, indeed!"})));
-        assert_eq!(logs.raw, raw);
 
         let logs: ComposeLogs =
             parse(json!({"image_builds": [], "koji": {"init": null, "import": {}}}));
@@ -769,9 +674,8 @@ mod tests {
 
         let raw = json!({"href": "/m", "id": "1", "kind": "ComposeManifests",
                          "manifests": [{"sources": {}, "pipelines": []}]});
-        let manifests: ComposeManifests = parse(raw.clone());
+        let manifests: ComposeManifests = parse(raw);
         assert_eq!(manifests.manifests.len(), 1);
-        assert_eq!(manifests.raw, raw);
         let manifests: ComposeManifests = parse(json!({}));
         assert!(manifests.manifests.is_empty());
     }

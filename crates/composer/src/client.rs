@@ -1,19 +1,20 @@
 //! The cloud API v2 client: one [`Client`] per composer, cheap to clone and
 //! share between many concurrent composes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::Method;
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
 use crate::api::{
     ApiError, ComposeDeleteStatus, ComposeId, ComposeLogs, ComposeManifests, ComposeRequest,
-    ComposeStatus, KeepRaw,
+    ComposeStatus,
 };
 use crate::error::{chain, Error};
 use crate::oauth::{self, OAuthCredentials, Token};
@@ -86,7 +87,6 @@ struct OAuth {
     credentials: OAuthCredentials,
     token_url: Url,
     token: Mutex<Option<Token>>,
-    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Client {
@@ -106,6 +106,7 @@ impl std::fmt::Debug for Client {
 /// An HTTP answer, read in full.
 struct Reply {
     status: u16,
+    headers: HeaderMap,
     body: Vec<u8>,
 }
 
@@ -173,7 +174,6 @@ impl Client {
                     credentials,
                     token_url,
                     token: Mutex::new(None),
-                    generation: AtomicU64::new(0),
                 })
             }
         };
@@ -203,23 +203,20 @@ impl Client {
     pub async fn compose_create(&self, request: &ComposeRequest) -> Result<String, Error> {
         let url = self.endpoint(&["compose"]);
         let body = request.to_json();
+        let operation = "create the compose request";
         let id: ComposeId = self
-            .call(
-                "create the compose request",
-                Method::POST,
-                url,
-                Some(&body),
-                201,
-            )
+            .call(operation, Method::POST, url, Some(&body), 201)
             .await?;
         Ok(id.id)
     }
 
-    /// GET /composes/{id}.
+    /// GET /composes/{id}, with the JSON composer sent as `raw`.
     pub async fn compose_status(&self, compose_id: &str) -> Result<ComposeStatus, Error> {
         let url = self.endpoint(&["composes", compose_id]);
-        self.call("get the compose status", Method::GET, url, None, 200)
-            .await
+        let WithRaw(status, raw) = self
+            .call("get the compose status", Method::GET, url, None, 200)
+            .await?;
+        Ok(ComposeStatus { raw, ..status })
     }
 
     /// GET /composes/{id}/logs.
@@ -258,17 +255,10 @@ impl Client {
     {
         let mut watch = self.watch_compose(compose_id, interval);
         loop {
-            match watch.next_change().await {
-                Some(Ok(status)) => {
-                    on_change(&status);
-                    if status.is_finished() {
-                        return Ok(status);
-                    }
-                }
-                Some(Err(e)) => return Err(e),
-                // next_change returns None only after a finished status,
-                // which returned above.
-                None => unreachable!("watch ended without a finished status"),
+            let status = watch.change().await?;
+            on_change(&status);
+            if status.is_finished() {
+                return Ok(status);
             }
         }
     }
@@ -282,9 +272,7 @@ impl Client {
             interval,
             jitter: 0.0,
             last: None,
-            polled: false,
             failed: false,
-            finished: false,
         }
     }
 
@@ -298,18 +286,15 @@ impl Client {
         url
     }
 
-    async fn call<T>(
+    async fn call<T: DeserializeOwned>(
         &self,
         operation: &'static str,
         method: Method,
         url: Url,
         body: Option<&Value>,
         expected: u16,
-    ) -> Result<T, Error>
-    where
-        T: serde::de::DeserializeOwned + KeepRaw,
-    {
-        let reply = self.request(method.clone(), &url, body).await?;
+    ) -> Result<T, Error> {
+        let reply = self.request(&method, &url, body).await?;
         if reply.status != expected {
             let text = reply.text();
             return Err(Error::Api {
@@ -330,9 +315,7 @@ impl Client {
         };
         let raw: Value =
             serde_json::from_slice(&reply.body).map_err(|e| invalid(format!("not JSON: {e}")))?;
-        let mut parsed = T::deserialize(&raw).map_err(|e| invalid(e.to_string()))?;
-        parsed.set_raw(raw);
-        Ok(parsed)
+        T::deserialize(raw).map_err(|e| invalid(e.to_string()))
     }
 
     /// One API request with upstream's auth behaviour: a current token is
@@ -341,57 +324,41 @@ impl Client {
     /// have expired by the time composer checks it.
     async fn request(
         &self,
-        method: Method,
+        method: &Method,
         url: &Url,
         body: Option<&Value>,
     ) -> Result<Reply, Error> {
-        let token = match &self.inner.oauth {
-            Some(oauth) => Some(self.current_token(oauth).await?),
-            None => None,
+        let Some(oauth) = &self.inner.oauth else {
+            return self.send(method, url, body, None).await;
         };
-        let reply = self
-            .send(&method, url, body, token.as_ref().map(|t| t.0.as_str()))
-            .await?;
+        let (token, used) = self.token(oauth, None).await?;
+        let reply = self.send(method, url, body, Some(&token)).await?;
         if reply.status != 401 {
             return Ok(reply);
         }
-        let (Some(oauth), Some((_, used))) = (&self.inner.oauth, token) else {
-            return Ok(reply);
-        };
         tracing::debug!(method = %method, url = %url, "401 from composer, fetching a new token");
-        let (fresh, _) = self.renew_token(oauth, used).await?;
-        self.send(&method, url, body, Some(&fresh)).await
+        let (fresh, _) = self.token(oauth, Some(used)).await?;
+        self.send(method, url, body, Some(&fresh)).await
     }
 
-    async fn current_token(&self, oauth: &OAuth) -> Result<(String, u64), Error> {
-        // Holding the lock across the fetch makes concurrent requests wait
-        // for one token instead of each fetching their own.
+    /// The token to send and its generation: the one held, unless it has
+    /// expired or is the one composer just rejected (`rejected`), else a
+    /// new one. Holding the lock across the fetch makes concurrent requests
+    /// wait for one token instead of each fetching their own; after a 401,
+    /// a token another request already fetched is taken as it is.
+    async fn token(&self, oauth: &OAuth, rejected: Option<u64>) -> Result<(String, u64), Error> {
         let mut slot = oauth.token.lock().await;
-        if let Some(token) = slot.as_ref().filter(|t| !t.expired()) {
-            return Ok((token.access.expose().to_string(), token.generation));
-        }
-        let token = self.fetch_token(oauth).await?;
-        let out = (token.access.expose().to_string(), token.generation);
-        *slot = Some(token);
-        Ok(out)
+        let token = match &*slot {
+            Some(t) if !t.expired() && Some(t.generation) != rejected => t,
+            held => {
+                let generation = held.as_ref().map_or(0, |t| t.generation) + 1;
+                slot.insert(self.fetch_token(oauth, generation).await?)
+            }
+        };
+        Ok((token.access.expose().to_string(), token.generation))
     }
 
-    async fn renew_token(&self, oauth: &OAuth, rejected: u64) -> Result<(String, u64), Error> {
-        let mut slot = oauth.token.lock().await;
-        if let Some(token) = slot
-            .as_ref()
-            .filter(|t| t.generation != rejected && !t.expired())
-        {
-            // Another request already replaced the rejected token.
-            return Ok((token.access.expose().to_string(), token.generation));
-        }
-        let token = self.fetch_token(oauth).await?;
-        let out = (token.access.expose().to_string(), token.generation);
-        *slot = Some(token);
-        Ok(out)
-    }
-
-    async fn fetch_token(&self, oauth: &OAuth) -> Result<Token, Error> {
+    async fn fetch_token(&self, oauth: &OAuth, generation: u64) -> Result<Token, Error> {
         let created = Instant::now();
         let form = [
             ("grant_type", "client_credentials"),
@@ -399,20 +366,13 @@ impl Client {
             ("client_secret", oauth.credentials.client_secret.expose()),
         ];
         let url = &oauth.token_url;
-        let mut attempt = 0u32;
-        let mut errors = 0u32;
         // The token request is safe to repeat, so 5xx and dropped
         // connections are retried like a GET.
-        let reply = loop {
-            attempt += 1;
-            let sent = self.inner.http.post(url.clone()).form(&form).send().await;
-            let outcome = read_reply(sent).await;
-            match self.next_step(&Method::POST, url, outcome, true, &mut errors, attempt) {
-                Step::Done(reply) => break reply,
-                Step::Fail(e) => return Err(e),
-                Step::Retry(pause) => tokio::time::sleep(pause).await,
-            }
-        };
+        let reply = self
+            .with_retries(&Method::POST, url, true, || {
+                self.inner.http.post(url.clone()).form(&form)
+            })
+            .await?;
         if reply.status != 200 {
             return Err(Error::OAuth {
                 token_url: url.to_string(),
@@ -420,7 +380,6 @@ impl Client {
                 body: oauth::mask(&reply.text(), &oauth.credentials.client_secret),
             });
         }
-        let generation = oauth.generation.fetch_add(1, Ordering::Relaxed) + 1;
         oauth::parse_token(&reply.body, created, generation).map_err(|reason| Error::OAuth {
             token_url: url.to_string(),
             status: reply.status,
@@ -440,10 +399,7 @@ impl Client {
         bearer: Option<&str>,
     ) -> Result<Reply, Error> {
         let idempotent = matches!(*method, Method::GET | Method::DELETE | Method::HEAD);
-        let mut attempt = 0u32;
-        let mut errors = 0u32;
-        loop {
-            attempt += 1;
+        self.with_retries(method, url, idempotent, || {
             let mut request = self.inner.http.request(method.clone(), url.clone());
             if let Some(token) = bearer {
                 request = request.bearer_auth(token);
@@ -451,82 +407,76 @@ impl Client {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let outcome = read_reply(request.send().await).await;
-            match self.next_step(method, url, outcome, idempotent, &mut errors, attempt) {
-                Step::Done(reply) => return Ok(reply),
-                Step::Fail(e) => return Err(e),
-                Step::Retry(pause) => tokio::time::sleep(pause).await,
-            }
-        }
+            request
+        })
+        .await
     }
 
-    fn next_step(
+    /// Sends the request `build` makes until it gets an answer to keep,
+    /// under the client's retry policy; `idempotent` requests may go again
+    /// after any failure, others only when the connection was refused.
+    async fn with_retries(
         &self,
         method: &Method,
         url: &Url,
-        outcome: Result<(Reply, HeaderMap), reqwest::Error>,
         idempotent: bool,
-        errors: &mut u32,
-        attempt: u32,
-    ) -> Step {
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Reply, Error> {
         let policy = &self.inner.retry;
-        match outcome {
-            Ok((reply, headers)) => {
-                tracing::debug!(method = %method, url = %url, status = reply.status, attempt, "composer request");
-                if idempotent
-                    && RetryPolicy::retries_status(reply.status)
-                    && *errors < policy.max_retries
-                {
-                    *errors += 1;
-                    let pause = retry_after(reply.status, &headers, policy)
-                        .unwrap_or_else(|| policy.backoff(*errors));
+        let mut retries = 0u32;
+        loop {
+            let attempt = retries + 1;
+            let pause = match read_reply(build()).await {
+                Ok(reply) => {
+                    tracing::debug!(method = %method, url = %url, status = reply.status, attempt, "composer request");
+                    let retry = idempotent && RetryPolicy::retries_status(reply.status);
+                    if !retry || retries >= policy.max_retries {
+                        return Ok(reply);
+                    }
+                    retries += 1;
+                    let pause =
+                        retry_after(&reply, policy).unwrap_or_else(|| policy.backoff(retries));
                     tracing::warn!(
                         method = %method, url = %url, status = reply.status,
-                        retry = *errors, max_retries = policy.max_retries,
+                        retry = retries, max_retries = policy.max_retries,
                         pause_ms = pause.as_millis() as u64,
                         "server error, retrying"
                     );
-                    return Step::Retry(pause);
+                    pause
                 }
-                Step::Done(reply)
-            }
-            Err(e) => {
-                let cause = transport_cause(&e);
-                let hint = certificate_hint(&cause);
-                let detail = format!("{cause}{}", hint.unwrap_or(""));
-                // A refused connection never reached the server; anything
-                // later may have, so only repeatable requests go again. A
-                // certificate problem fails the same way on every try (15
-                // tries with backoff would hide it for minutes): report it.
-                let retryable = hint.is_none() && (e.is_connect() || idempotent);
-                tracing::debug!(method = %method, url = %url, attempt, error = %detail, "composer request failed");
-                if retryable && *errors < policy.max_retries {
-                    *errors += 1;
-                    let pause = policy.backoff(*errors);
+                Err(e) => {
+                    let cause = transport_cause(&e);
+                    let hint = certificate_hint(&cause);
+                    let detail = format!("{cause}{}", hint.unwrap_or(""));
+                    // A refused connection never reached the server; anything
+                    // later may have, so only repeatable requests go again. A
+                    // certificate problem fails the same way on every try (15
+                    // tries with backoff would hide it for minutes): report it.
+                    let retry = hint.is_none() && (e.is_connect() || idempotent);
+                    tracing::debug!(method = %method, url = %url, attempt, error = %detail, "composer request failed");
+                    if !retry || retries >= policy.max_retries {
+                        return Err(Error::Transport {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            attempts: attempt,
+                            detail,
+                            source: e,
+                        });
+                    }
+                    retries += 1;
+                    let pause = policy.backoff(retries);
                     tracing::warn!(
                         method = %method, url = %url, error = %detail,
-                        retry = *errors, max_retries = policy.max_retries,
+                        retry = retries, max_retries = policy.max_retries,
                         pause_ms = pause.as_millis() as u64,
                         "connection error, retrying"
                     );
-                    return Step::Retry(pause);
+                    pause
                 }
-                Step::Fail(Error::Transport {
-                    method: method.to_string(),
-                    url: url.to_string(),
-                    attempts: attempt,
-                    detail,
-                    source: e,
-                })
-            }
+            };
+            tokio::time::sleep(pause).await;
         }
     }
-}
-
-enum Step {
-    Done(Reply),
-    Retry(Duration),
-    Fail(Error),
 }
 
 /// The causes of a transport error on one line. reqwest's own top-level
@@ -558,35 +508,23 @@ fn certificate_hint(cause: &str) -> Option<&'static str> {
     }
 }
 
-async fn read_reply(
-    sent: Result<reqwest::Response, reqwest::Error>,
-) -> Result<(Reply, HeaderMap), reqwest::Error> {
-    let response = sent?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await?;
-    Ok((
-        Reply {
-            status,
-            body: body.to_vec(),
-        },
-        headers,
-    ))
+async fn read_reply(request: RequestBuilder) -> Result<Reply, reqwest::Error> {
+    let response = request.send().await?;
+    Ok(Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.bytes().await?.to_vec(),
+    })
 }
 
 /// urllib3 honours `Retry-After` on 503 (seconds form); we do too, capped
 /// by `max_backoff` so a confused proxy cannot park a task for hours.
-fn retry_after(status: u16, headers: &HeaderMap, policy: &RetryPolicy) -> Option<Duration> {
-    if status != 503 {
+fn retry_after(reply: &Reply, policy: &RetryPolicy) -> Option<Duration> {
+    if reply.status != 503 {
         return None;
     }
-    let secs: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let header = reply.headers.get(RETRY_AFTER)?.to_str().ok()?;
+    let secs: u64 = header.trim().parse().ok()?;
     Some(Duration::from_secs(secs).min(policy.max_backoff))
 }
 
@@ -615,6 +553,17 @@ fn redact_userinfo(url: &str) -> String {
     }
 }
 
+/// A response read together with the JSON it was read from.
+struct WithRaw<T>(T, Value);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for WithRaw<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        let parsed = T::deserialize(&raw).map_err(serde::de::Error::custom)?;
+        Ok(WithRaw(parsed, raw))
+    }
+}
+
 /// Yields a compose's status each time it changes; see
 /// [`Client::watch_compose`].
 pub struct ComposeWatch {
@@ -623,11 +572,10 @@ pub struct ComposeWatch {
     interval: Duration,
     /// Spread of the pauses (0: every pause is `interval`).
     jitter: f64,
-    last: Option<Value>,
-    polled: bool,
+    /// The status returned last.
+    last: Option<ComposeStatus>,
     /// The last poll failed: the caller has chosen its own pause.
     failed: bool,
-    finished: bool,
 }
 
 impl ComposeWatch {
@@ -647,43 +595,31 @@ impl ComposeWatch {
     /// at once, without the interval's pause: after an error the caller
     /// decides how long to wait.
     pub async fn next_change(&mut self) -> Option<Result<ComposeStatus, Error>> {
-        if self.finished {
+        if self.last.as_ref().is_some_and(ComposeStatus::is_finished) {
             return None;
         }
+        Some(self.change().await)
+    }
+
+    async fn change(&mut self) -> Result<ComposeStatus, Error> {
         loop {
-            let pause = match (self.polled, self.failed) {
+            let pause = match (&self.last, self.failed) {
                 (_, true) => Duration::ZERO,
-                (true, false) => crate::retry::jittered(self.interval, self.jitter),
-                (false, false) if self.jitter > 0.0 => crate::retry::random_offset(self.interval),
-                (false, false) => Duration::ZERO,
+                (Some(_), false) => crate::retry::jittered(self.interval, self.jitter),
+                (None, false) if self.jitter > 0.0 => crate::retry::random_offset(self.interval),
+                (None, false) => Duration::ZERO,
             };
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
-            self.polled = true;
-            let status = match self.client.compose_status(&self.compose_id).await {
-                Ok(status) => {
-                    self.failed = false;
-                    status
-                }
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            };
-            let changed = self.last.as_ref() != Some(&status.raw);
-            if status.is_finished() {
-                self.finished = true;
-            }
-            if changed || self.finished {
-                self.last = Some(status.raw.clone());
-                return Some(Ok(status));
+            let status = self.client.compose_status(&self.compose_id).await;
+            self.failed = status.is_err();
+            let status = status?;
+            if self.last.as_ref().is_none_or(|last| last.raw != status.raw) {
+                self.last = Some(status.clone());
+                return Ok(status);
             }
         }
-    }
-
-    pub fn compose_id(&self) -> &str {
-        &self.compose_id
     }
 }
 
