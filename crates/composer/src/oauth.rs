@@ -44,12 +44,8 @@ pub struct OAuthCredentials {
 #[derive(Debug, Clone)]
 pub(crate) struct Token {
     pub(crate) access: Secret,
-    /// Taken before the token request went out: counting from the answer
-    /// would let us use a token the server already considers expired
-    /// (upstream does the same, see OAuth2.fetch_token).
-    created: Instant,
-    /// None or zero: the token does not expire (upstream: `if not expires_in`).
-    expires_in: Option<Duration>,
+    /// `None`: the token does not expire (upstream: `if not expires_in`).
+    expires_at: Option<Instant>,
     /// Which fetch produced this token; tells whether a 401 was answered to
     /// the current token or to one another request already replaced.
     pub(crate) generation: u64,
@@ -57,11 +53,7 @@ pub(crate) struct Token {
 
 impl Token {
     pub(crate) fn expired(&self) -> bool {
-        match self.expires_in {
-            None => false,
-            Some(d) if d.is_zero() => false,
-            Some(d) => self.created.elapsed() >= d,
-        }
+        self.expires_at.is_some_and(|t| Instant::now() >= t)
     }
 }
 
@@ -75,10 +67,13 @@ struct TokenResponse {
 }
 
 /// Parse a token endpoint body into a token; the error never quotes the
-/// body, which holds the token.
+/// body, which holds the token. `created` is taken before the token request
+/// went out: counting from the answer would let us use a token the server
+/// already considers expired (upstream does the same, see
+/// OAuth2.fetch_token).
 pub(crate) fn parse_token(body: &[u8], created: Instant, generation: u64) -> Result<Token, String> {
     let response: TokenResponse = serde_json::from_slice(body)
-        .map_err(|e| format!("not a token response ({})", e.classify_name()))?;
+        .map_err(|e| format!("not a token response ({})", classify(&e)))?;
     let expires_in = match response.expires_in {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(
@@ -100,26 +95,23 @@ pub(crate) fn parse_token(body: &[u8], created: Instant, generation: u64) -> Res
     }
     Ok(Token {
         access: Secret::new(response.access_token),
-        created,
-        expires_in: expires_in.map(Duration::from_secs_f64),
+        // Zero: the token does not expire either.
+        expires_at: expires_in
+            .filter(|s| *s > 0.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .and_then(|d| created.checked_add(d)),
         generation,
     })
 }
 
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    // serde_json's messages for missing fields name only the field, but
-    // syntax errors can quote input; keep to the category and field names.
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "invalid JSON",
-            serde_json::error::Category::Data => "missing or mistyped access_token",
-            serde_json::error::Category::Eof => "truncated JSON",
-        }
+// serde_json's messages for missing fields name only the field, but syntax
+// errors can quote input; keep to the category and field names.
+fn classify(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "missing or mistyped access_token",
+        serde_json::error::Category::Eof => "truncated JSON",
     }
 }
 
