@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -119,7 +119,9 @@ pub fn client_config(
         }
         SslVerify::Disabled => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(
+                provider.signature_verification_algorithms,
+            ))),
     };
     match identity {
         None => Ok(builder.with_no_client_auth()),
@@ -136,11 +138,15 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::TlsFile {
+    std::fs::read(path).map_err(unreadable(path, what))
+}
+
+fn unreadable<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::TlsFile {
         what,
         path: path.to_path_buf(),
         source,
-    })
+    }
 }
 
 fn bad(path: &Path, reason: String) -> Error {
@@ -152,17 +158,9 @@ fn bad(path: &Path, reason: String) -> Error {
 /// What is not a usable PEM certificate is skipped, as OpenSSL does when
 /// it loads a bundle; nothing usable at all is an error.
 fn load_ca(path: &Path) -> Result<RootCertStore, Error> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::TlsFile {
-        what: "CA file",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let meta = std::fs::metadata(path).map_err(unreadable(path, "CA file"))?;
     let files = if meta.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|source| Error::TlsFile {
-            what: "CA directory",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(path).map_err(unreadable(path, "CA directory"))?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file())
@@ -186,7 +184,7 @@ fn load_ca(path: &Path) -> Result<RootCertStore, Error> {
 /// `ssl_verify = False`: any certificate is taken, as requests'
 /// `verify=False`; the handshake's signatures are still checked.
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+struct AnyCertificate(WebPkiSupportedAlgorithms);
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
@@ -206,8 +204,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
     }
 
     fn verify_tls13_signature(
@@ -216,11 +213,10 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.0.supported_schemes()
     }
 }
