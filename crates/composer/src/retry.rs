@@ -7,10 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-/// Statuses that mean "composer or something in front of it is having a bad
-/// moment", retried like upstream's `status_forcelist`.
-pub const RETRY_STATUSES: [u16; 4] = [500, 502, 503, 504];
-
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -58,15 +54,11 @@ impl RetryPolicy {
         Duration::from_secs_f64(capped.max(0.0))
     }
 
-    /// Whether an answer with this status is worth another try.
+    /// Whether an answer with this status is worth another try: composer
+    /// or something in front of it is having a bad moment (upstream's
+    /// `status_forcelist`).
     pub fn retries_status(status: u16) -> bool {
-        RETRY_STATUSES.contains(&status)
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy::STANDALONE
+        matches!(status, 500 | 502 | 503 | 504)
     }
 }
 
@@ -167,7 +159,7 @@ pub fn jittered(d: Duration, fraction: f64) -> Duration {
 
 /// A random point in `0..d`: the first poll's offset, which spreads
 /// pollers that start together (a builder restart resumes every compose).
-pub fn random_offset(d: Duration) -> Duration {
+pub(crate) fn random_offset(d: Duration) -> Duration {
     d.mul_f64(fastrand::f64())
 }
 
