@@ -321,8 +321,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         .flatten()
         .map(|i| (i.architecture.clone(), i.image_type.as_str().to_string()))
         .collect();
-    attach_manifests(ctx, &cid, &image_types, &mut outage).await?;
-    attach_logs(ctx, &cid, &image_types, &mut outage).await?;
+    attach_manifests_and_logs(ctx, &cid, &image_types, &mut outage).await?;
 
     if !status.is_success() {
         return Err(TaskError::Build(format!("Compose failed (id: {cid})")));
@@ -450,14 +449,15 @@ fn composer_trouble(
 }
 
 /// A composer request made patiently: transient failures are tried again
-/// (see [`composer_trouble`]); other failures come back as the inner error.
-async fn patiently<T, F, Fut>(
+/// (see [`composer_trouble`]); other failures are only a warning, as
+/// upstream's for logs and manifests, and give `None`.
+async fn fetch<T, F, Fut>(
     ctx: &TaskContext,
     cid: &str,
     outage: &mut Outage,
-    doing: &str,
+    what: &str,
     request: F,
-) -> Result<Result<T, composer::Error>, TaskError>
+) -> Result<Option<T>, TaskError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, composer::Error>>,
@@ -466,13 +466,17 @@ where
         match request().await {
             Ok(v) => {
                 outage.succeeded();
-                return Ok(Ok(v));
+                return Ok(Some(v));
             }
             Err(e) if e.is_transient() => {
-                let pause = composer_trouble(ctx, cid, outage, e, doing)?;
+                let doing = format!("fetching the {what} of");
+                let pause = composer_trouble(ctx, cid, outage, e, &doing)?;
                 tokio::time::sleep(pause).await;
             }
-            Err(e) => return Ok(Err(e)),
+            Err(e) => {
+                tracing::warn!(task_id = ctx.task_id, compose_id = %cid, "Failed to fetch {what}: {e}");
+                return Ok(None);
+            }
         }
     }
 }
@@ -545,51 +549,29 @@ async fn follow_compose(
     }
 }
 
-/// Upstream's `attach_manifests`: one `<arch>-<image_type>.manifest.json`
-/// per image request; a failure to fetch them is only a warning.
-async fn attach_manifests(
+/// Upstream's `attach_manifests` and `attach_logs`: one
+/// `<arch>-<image_type>.manifest.json` and `<arch>-<image_type>.log.json`
+/// per image request, koji-init.log.json and koji-import.log.json; a
+/// failure to fetch them is only a warning.
+async fn attach_manifests_and_logs(
     ctx: &TaskContext,
     cid: &str,
     images: &[(String, String)],
     outage: &mut Outage,
 ) -> Result<(), TaskError> {
-    let fetched = patiently(ctx, cid, outage, "fetching the manifests of", || {
-        ctx.composer.compose_manifests(cid)
+    let composer = &ctx.composer;
+    if let Some(m) = fetch(ctx, cid, outage, "manifests", || {
+        composer.compose_manifests(cid)
     })
-    .await?;
-    let manifests = match fetched {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(task_id = ctx.task_id, compose_id = %cid, "Failed to fetch manifests: {e}");
-            return Ok(());
+    .await?
+    {
+        for (manifest, (arch, image_type)) in m.manifests.iter().zip(images) {
+            ctx.upload_json(manifest, &format!("{arch}-{image_type}.manifest"))
+                .await?;
         }
-    };
-    for (manifest, (arch, image_type)) in manifests.manifests.iter().zip(images) {
-        ctx.upload_json(manifest, &format!("{arch}-{image_type}.manifest"))
-            .await?;
     }
-    Ok(())
-}
-
-/// Upstream's `attach_logs`: koji-init.log.json, koji-import.log.json and
-/// one `<arch>-<image_type>.log.json` per image request; a failure to fetch
-/// them is only a warning.
-async fn attach_logs(
-    ctx: &TaskContext,
-    cid: &str,
-    images: &[(String, String)],
-    outage: &mut Outage,
-) -> Result<(), TaskError> {
-    let fetched = patiently(ctx, cid, outage, "fetching the logs of", || {
-        ctx.composer.compose_logs(cid)
-    })
-    .await?;
-    let logs = match fetched {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(task_id = ctx.task_id, compose_id = %cid, "Failed to fetch logs: {e}");
-            return Ok(());
-        }
+    let Some(logs) = fetch(ctx, cid, outage, "logs", || composer.compose_logs(cid)).await? else {
+        return Ok(());
     };
     if let Some(init) = logs.koji_init() {
         ctx.upload_json(init, "koji-init.log").await?;
