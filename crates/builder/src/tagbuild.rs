@@ -1,7 +1,7 @@
 //! Koji's own `tagBuild` task (kojid's `TagBuildTask`): osbuildImage tasks
 //! create it as a subtask in the same channel, so this host gets it too.
 
-use koji::Value;
+use koji::{ClientSession, Value};
 
 use crate::error::TaskError;
 use crate::osbuild::TaskContext;
@@ -33,6 +33,13 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         .await?
         .ok_or_else(|| TaskError::Build(format!("no such task: {task_id}")))?;
     let owner = task.owner.unwrap_or_default();
+    let notify = |s: ClientSession, failure: Option<String>| async move {
+        let msg = failure.as_deref();
+        let (success, tag) = (msg.is_none(), Some(tag_id));
+        s.host()
+            .tag_notification(success, tag, fromtag, build_id, owner, ignore_success, msg)
+            .await
+    };
     let outcome: Result<(), TaskError> = async {
         ctx.hub(|s| async move { s.get_build(build_id, true).await })
             .await?;
@@ -44,40 +51,14 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
                 .await
         })
         .await?;
-        ctx.hub(|s| async move {
-            s.host()
-                .tag_notification(
-                    true,
-                    Some(tag_id),
-                    fromtag,
-                    build_id,
-                    owner,
-                    ignore_success,
-                    None,
-                )
-                .await
-        })
-        .await?;
+        ctx.hub(|s| notify(s, None)).await?;
         Ok(())
     }
     .await;
     if let Err(e) = outcome {
         // kojid sends the failure notification, then re-raises.
         let msg = e.to_fault().to_string();
-        if let Err(n) = ctx
-            .session
-            .host()
-            .tag_notification(
-                false,
-                Some(tag_id),
-                fromtag,
-                build_id,
-                owner,
-                ignore_success,
-                Some(&msg),
-            )
-            .await
-        {
+        if let Err(n) = notify(ctx.session.clone(), Some(msg)).await {
             tracing::warn!(task_id, "tag notification failed: {n}");
         }
         return Err(e);
