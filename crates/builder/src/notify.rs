@@ -9,6 +9,9 @@
 //! logged once per call and never stops the daemon: systemd would notice
 //! the missing READY or WATCHDOG by itself.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
 use sd_notify::NotifyState;
 
 /// Tell systemd the daemon is up: logged in as `host_id` on `hub`.
@@ -37,20 +40,6 @@ pub fn reloading() {
     send(&states);
 }
 
-/// Keep systemd's watchdog fed; called once per pass of the host loop, so a
-/// wedged loop stops feeding it and systemd restarts the daemon. Does
-/// nothing unless the unit sets `WatchdogSec=`.
-pub fn watchdog() {
-    if watchdog_enabled() {
-        send(&[NotifyState::Watchdog]);
-    }
-}
-
-/// Whether systemd expects `WATCHDOG=1` from this process.
-pub fn watchdog_enabled() -> bool {
-    sd_notify::watchdog_enabled().is_some()
-}
-
 fn send(states: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::warn!("cannot notify systemd: {e}");
@@ -60,18 +49,18 @@ fn send(states: &[NotifyState]) {
 /// The host loop's signs of life, for [`spawn_watchdog`]: when it last
 /// began or ended a pass, and until when it sleeps between passes.
 #[derive(Clone, Debug)]
-pub struct Heartbeat(std::sync::Arc<std::sync::Mutex<Beat>>);
+pub struct Heartbeat(Arc<Mutex<Beat>>);
 
 #[derive(Clone, Copy, Debug)]
 struct Beat {
-    at: std::time::Instant,
-    resting_until: Option<std::time::Instant>,
+    at: Instant,
+    resting_until: Option<Instant>,
 }
 
 impl Default for Heartbeat {
     fn default() -> Self {
-        Heartbeat(std::sync::Arc::new(std::sync::Mutex::new(Beat {
-            at: std::time::Instant::now(),
+        Heartbeat(Arc::new(Mutex::new(Beat {
+            at: Instant::now(),
             resting_until: None,
         })))
     }
@@ -81,19 +70,19 @@ impl Heartbeat {
     /// The loop is at the start (or end) of a pass.
     pub fn beat(&self) {
         let mut b = self.lock();
-        b.at = std::time::Instant::now();
+        b.at = Instant::now();
         b.resting_until = None;
     }
 
     /// The loop sleeps for `d` before its next pass.
-    pub fn rest(&self, d: std::time::Duration) {
+    pub fn rest(&self, d: Duration) {
         let mut b = self.lock();
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         b.at = now;
         b.resting_until = now.checked_add(d);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Beat> {
+    fn lock(&self) -> MutexGuard<'_, Beat> {
         // Plain assignments only: a poisoned lock holds a usable value.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -104,13 +93,8 @@ impl Heartbeat {
 /// that is waiting out an outage — the host session's tries keep ending
 /// (in answers or errors) within `limit`, or it pauses between retries.
 /// A loop stuck anywhere else, or a hub exchange that never ends, is not.
-fn loop_alive(
-    now: std::time::Instant,
-    beat: Beat,
-    hub: koji::Progress,
-    limit: std::time::Duration,
-) -> bool {
-    let recent = |t: std::time::Instant| now.saturating_duration_since(t) < limit;
+fn loop_alive(now: Instant, beat: Beat, hub: koji::Progress, limit: Duration) -> bool {
+    let recent = |t: Instant| now.saturating_duration_since(t) < limit;
     recent(beat.at)
         || beat.resting_until.is_some_and(|t| t >= now)
         || hub.pause_until.is_some_and(|t| t >= now)
@@ -130,18 +114,13 @@ pub fn spawn_watchdog(
 ) -> Option<tokio::task::JoinHandle<()>> {
     let period = sd_notify::watchdog_enabled()?;
     let limit = period / 2;
-    let every = (period / 3).max(std::time::Duration::from_millis(100));
+    let every = (period / 3).max(Duration::from_millis(100));
     Some(tokio::spawn(async move {
         let mut starving = false;
         loop {
             tokio::time::sleep(every).await;
             let beat = *heartbeat.lock();
-            if loop_alive(
-                std::time::Instant::now(),
-                beat,
-                host_session.progress(),
-                limit,
-            ) {
+            if loop_alive(Instant::now(), beat, host_session.progress(), limit) {
                 if starving {
                     tracing::info!("the host loop is alive again; feeding the watchdog");
                     starving = false;
@@ -162,7 +141,6 @@ pub fn spawn_watchdog(
 #[cfg(test)]
 mod watchdog_tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     #[test]
     fn a_loop_waiting_out_the_hub_is_alive_a_stuck_one_is_not() {
@@ -238,7 +216,7 @@ mod tests {
             return;
         }
         ready("http://hub/kojihub", 1);
-        watchdog();
+        reloading();
         stopping();
     }
 }
