@@ -82,63 +82,14 @@ struct RunningTask {
     handle: JoinHandle<()>,
 }
 
-/// The tasks this process runs, by task id. Owned by the host loop alone.
-#[derive(Default)]
-pub struct TaskTable {
-    tasks: HashMap<i64, RunningTask>,
-}
-
-impl TaskTable {
-    /// Tasks that count against the capacity (not only waiting for
-    /// subtasks: kojid's scheduler leaves waiting tasks out of the load).
-    pub fn active(&self) -> usize {
-        self.tasks
-            .values()
-            .filter(|t| !t.waiting.load(Ordering::SeqCst))
-            .count()
-    }
-
-    /// kojid's task_load: the weights of the tasks that are not waiting.
-    pub fn load(&self) -> f64 {
-        self.tasks
-            .values()
-            .filter(|t| !t.waiting.load(Ordering::SeqCst))
-            .map(|t| t.weight)
-            .sum()
-    }
-
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
-    pub fn ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.tasks.keys().copied().collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    fn reap(&mut self) {
-        self.tasks.retain(|_, t| !t.handle.is_finished());
-    }
-
-    fn cancel(&mut self, id: i64) {
-        if let Some(t) = self.tasks.get(&id) {
-            let _ = t.cancel.send(true);
-        }
-    }
-}
-
 /// The builder host.
 pub struct Builder {
     settings: Settings,
     session: ClientSession,
     composer: composer::Client,
     host_id: i64,
-    table: TaskTable,
+    /// The tasks this process runs, by task id.
+    tasks: HashMap<i64, RunningTask>,
     wake: Arc<Notify>,
 }
 
@@ -168,7 +119,7 @@ impl Builder {
             session,
             composer,
             host_id,
-            table: TaskTable::default(),
+            tasks: HashMap::new(),
             wake: Arc::new(Notify::new()),
         };
         // Tasks still OPEN for this host were run by a process that is gone
@@ -263,7 +214,7 @@ impl Builder {
             Ok(()) => {
                 tracing::info!(
                     hub = %self.settings.hub,
-                    running = self.table.len(),
+                    running = self.tasks.len(),
                     "logged in as builder host again"
                 );
                 Ok(())
@@ -283,7 +234,7 @@ impl Builder {
 
     /// One pass of the loop; `true` if a task was taken.
     async fn poll(&mut self) -> Result<bool, koji::Error> {
-        self.table.reap();
+        self.tasks.retain(|_, t| !t.handle.is_finished());
         let host = self.session.host();
 
         // Tasks that left our OPEN list (canceled, reassigned) are stopped;
@@ -291,18 +242,14 @@ impl Builder {
         let host_tasks = host.get_host_tasks().await?;
         // A waiting task the hub flags has a finished subtask: wake it.
         for t in host_tasks.iter().filter(|t| t.alert) {
-            if let Some(running) = self.table.tasks.get(&t.id) {
+            if let Some(running) = self.tasks.get(&t.id) {
                 running.alert.notify_one();
             }
         }
         let open: Vec<i64> = host_tasks.into_iter().map(|t| t.id).collect();
         let open_set: HashSet<i64> = open.iter().copied().collect();
-        let left: Vec<i64> = self
-            .table
-            .ids()
-            .into_iter()
-            .filter(|id| !open_set.contains(id))
-            .collect();
+        let mut left: Vec<i64> = self.ids();
+        left.retain(|id| !open_set.contains(id));
         let calls: Vec<Call> = left
             .iter()
             .map(|id| Call::new("getTaskInfo", vec![Value::Int(*id)]))
@@ -316,12 +263,12 @@ impl Builder {
             if !ours {
                 let state = info.map_or("gone".to_string(), |t| t.state.to_string());
                 tracing::info!(task_id = id, state = %state, "task no longer ours: stopping it");
-                self.table.cancel(id);
+                self.cancel(id);
             }
         }
         let unknown: Vec<i64> = open
             .into_iter()
-            .filter(|id| !self.table.tasks.contains_key(id))
+            .filter(|id| !self.tasks.contains_key(id))
             .collect();
         if !unknown.is_empty() {
             host.free_tasks(&unknown).await?;
@@ -330,11 +277,20 @@ impl Builder {
             }
         }
 
+        // Tasks only waiting for subtasks do not count against the capacity
+        // or the load (kojid's task_load). The hub counts them against
+        // maxjobs, so that is raised by them: a parent waiting for its
+        // tagBuild child leaves room for it.
         let capacity = self.settings.capacity;
-        let ready = self.table.active() < capacity;
-        // The hub counts waiting tasks against maxjobs; ours do not count,
-        // so that a parent waiting for its tagBuild child leaves room for it.
-        let waiting = self.table.len() - self.table.active();
+        let weights: Vec<f64> = self
+            .tasks
+            .values()
+            .filter(|t| !t.waiting.load(Ordering::SeqCst))
+            .map(|t| t.weight)
+            .collect();
+        let active = weights.len();
+        let ready = active < capacity;
+        let waiting = self.tasks.len() - active;
         let data = Value::from_pairs([
             (
                 "methods",
@@ -342,22 +298,35 @@ impl Builder {
             ),
             ("maxjobs", Value::Int((capacity + waiting) as i64)),
         ]);
-        host.update_host(self.table.load(), ready, Some(data))
+        host.update_host(weights.iter().sum(), ready, Some(data))
             .await?;
         if !ready {
             return Ok(false);
         }
 
-        let room = capacity.saturating_sub(self.table.active());
+        let room = capacity - active;
         let assigned: Vec<i64> = host
             .get_tasks()
             .await?
             .into_iter()
-            .filter(|t| t.state == TaskState::Assigned && !self.table.tasks.contains_key(&t.id))
+            .filter(|t| t.state == TaskState::Assigned && !self.tasks.contains_key(&t.id))
             .map(|t| t.id)
             .take(room)
             .collect();
         self.take_all(&assigned).await
+    }
+
+    /// The ids of the tasks this process runs, in order.
+    fn ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.tasks.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn cancel(&self, id: i64) {
+        if let Some(t) = self.tasks.get(&id) {
+            let _ = t.cancel.send(true);
+        }
     }
 
     /// Runs the calls as multiCalls of at most [`MULTICALL_BATCH`] on the
@@ -487,7 +456,7 @@ impl Builder {
             worker.run(cancelled).await;
             wake.notify_one();
         });
-        self.table.tasks.insert(
+        self.tasks.insert(
             id,
             RunningTask {
                 method: info.method,
@@ -502,12 +471,12 @@ impl Builder {
     }
 
     async fn shutdown(mut self) {
-        let ids = self.table.ids();
+        let ids = self.ids();
         tracing::info!(running = ids.len(), "shutting down");
         for id in &ids {
-            self.table.cancel(*id);
+            self.cancel(*id);
         }
-        for (id, t) in self.table.tasks.drain() {
+        for (id, t) in self.tasks.drain() {
             if tokio::time::timeout(Duration::from_secs(10), t.handle)
                 .await
                 .is_err()

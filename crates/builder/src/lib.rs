@@ -24,4 +24,4 @@ pub mod tagbuild;
 pub use cli::Cli;
 pub use config::{ConfigError, HostAuth, Settings};
 pub use error::TaskError;
-pub use host::{Builder, HostError, TaskTable, METHODS};
+pub use host::{Builder, HostError, METHODS};

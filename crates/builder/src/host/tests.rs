@@ -430,7 +430,7 @@ async fn start(hub: &FakeHub, capacity: usize) -> Builder {
 /// Waits until every task the builder took has finished.
 async fn all_done(builder: &Builder) {
     until("the builder's tasks finish", || {
-        builder.table.tasks.values().all(|t| t.handle.is_finished())
+        builder.tasks.values().all(|t| t.handle.is_finished())
     })
     .await;
 }
@@ -447,7 +447,7 @@ fn running_task(builder: &mut Builder, id: i64, waiting: bool) -> Arc<Notify> {
         alert: alert.clone(),
         handle: tokio::spawn(std::future::pending::<()>()),
     };
-    builder.table.tasks.insert(id, task);
+    builder.tasks.insert(id, task);
     alert
 }
 
@@ -513,9 +513,7 @@ async fn a_task_waiting_for_subtasks_does_not_count_against_the_capacity() {
 
     // Task 1 waits for a subtask: its slot is free for the subtask, and
     // maxjobs tells the hub so.
-    builder.table.tasks[&1]
-        .waiting
-        .store(true, Ordering::SeqCst);
+    builder.tasks[&1].waiting.store(true, Ordering::SeqCst);
     hub.forget_calls();
     assert!(builder.poll().await.expect("a pass"));
     let update = &hub.calls("host.updateHost")[0];
@@ -555,7 +553,7 @@ async fn tasks_of_a_method_without_a_handler_are_refused() {
     assert_eq!(refused[0].int(0), 1);
     assert_eq!(refused[0].kwargs.get("soft"), Some(&Value::Bool(false)));
     assert!(hub.calls("host.openTask").is_empty());
-    assert!(builder.table.is_empty());
+    assert!(builder.tasks.is_empty());
 }
 
 #[tokio::test]
