@@ -470,6 +470,30 @@ impl Source<'_> {
     }
 }
 
+/// The host's credentials from the first of `sources` that has any. They
+/// come as a set from one section: a cert in [builder] is not combined with
+/// a password from kojid.conf.
+fn host_auth(sources: &[&Source]) -> Result<Option<HostAuth>, ConfigError> {
+    for s in sources {
+        if let Some(cert) = s.nonempty("cert")? {
+            let key = s.nonempty("key")?.map(PathBuf::from);
+            let cert = PathBuf::from(cert);
+            return Ok(Some(HostAuth::Certificate { cert, key }));
+        }
+        if let Some(user) = s.nonempty("user")? {
+            let Some(password) = s.get("password")? else {
+                return Err(ConfigError::PasswordMissing {
+                    file: s.file("user"),
+                    section: s.section.to_string(),
+                    key: "user".into(),
+                });
+            };
+            return Ok(Some(HostAuth::Password { user, password }));
+        }
+    }
+    Ok(None)
+}
+
 impl Settings {
     /// Read builder.conf from `builder_paths` (later files win, missing
     /// files skipped, as upstream) and, if given, a kojid.conf, which must
@@ -511,73 +535,34 @@ impl Settings {
             }};
         }
 
-        let hub = first!(nonempty, "server").unwrap_or_else(|| koji_server.clone());
-        let topurl = first!(nonempty, "topurl");
-        let serverca = first!(nonempty, "serverca").map(PathBuf::from);
-        let sleeptime = first!(seconds, "sleeptime").unwrap_or(DEFAULT_SLEEPTIME);
-        let capacity = first!(count, "capacity", "maxjobs").unwrap_or(DEFAULT_CAPACITY);
-        let force_exclusive = builder.boolean("force_exclusive")?.unwrap_or(true);
-        let compose_poll_interval = builder
-            .seconds("compose_poll_interval")?
-            .unwrap_or(composer::DEFAULT_POLL_INTERVAL);
-        let max_retries = first!(whole, "max_retries").unwrap_or(DEFAULT_MAX_RETRIES);
-        let retry_interval = first!(seconds, "retry_interval").unwrap_or(DEFAULT_RETRY_INTERVAL);
-        let offline_retry = first!(boolean, "offline_retry").unwrap_or(true);
-        let offline_retry_interval =
-            first!(seconds, "offline_retry_interval").unwrap_or(DEFAULT_OFFLINE_RETRY_INTERVAL);
-        let composer_outage_timeout = builder
-            .seconds_or_zero("composer_outage_timeout")?
-            .unwrap_or(DEFAULT_COMPOSER_OUTAGE_TIMEOUT);
-        let compose_timeout = match builder.seconds_or_zero("compose_timeout")? {
-            None => Some(DEFAULT_COMPOSE_TIMEOUT),
-            Some(d) if d.is_zero() => None,
-            Some(d) => Some(d),
-        };
-
-        // Credentials come as a set from one section: a cert in [builder]
-        // is not combined with a password from kojid.conf.
-        let mut auth = None;
-        for s in &sources {
-            if let Some(cert) = s.nonempty("cert")? {
-                auth = Some(HostAuth::Certificate {
-                    cert: PathBuf::from(cert),
-                    key: s.nonempty("key")?.map(PathBuf::from),
-                });
-                break;
-            }
-            if let Some(user) = s.nonempty("user")? {
-                let Some(password) = s.get("password")? else {
-                    return Err(ConfigError::PasswordMissing {
-                        file: s.file("user"),
-                        section: s.section.to_string(),
-                        key: "user".into(),
-                    });
-                };
-                auth = Some(HostAuth::Password { user, password });
-                break;
-            }
-        }
-        let auth = auth.ok_or_else(|| ConfigError::NoCredentials {
-            files: conf.files_display(),
-        })?;
-
         Ok(Settings {
+            hub: first!(nonempty, "server").unwrap_or_else(|| koji_server.clone()),
+            topurl: first!(nonempty, "topurl"),
+            serverca: first!(nonempty, "serverca").map(PathBuf::from),
+            sleeptime: first!(seconds, "sleeptime").unwrap_or(DEFAULT_SLEEPTIME),
+            capacity: first!(count, "capacity", "maxjobs").unwrap_or(DEFAULT_CAPACITY),
+            force_exclusive: builder.boolean("force_exclusive")?.unwrap_or(true),
+            compose_poll_interval: builder
+                .seconds("compose_poll_interval")?
+                .unwrap_or(composer::DEFAULT_POLL_INTERVAL),
+            max_retries: first!(whole, "max_retries").unwrap_or(DEFAULT_MAX_RETRIES),
+            retry_interval: first!(seconds, "retry_interval").unwrap_or(DEFAULT_RETRY_INTERVAL),
+            offline_retry: first!(boolean, "offline_retry").unwrap_or(true),
+            offline_retry_interval: first!(seconds, "offline_retry_interval")
+                .unwrap_or(DEFAULT_OFFLINE_RETRY_INTERVAL),
+            composer_outage_timeout: builder
+                .seconds_or_zero("composer_outage_timeout")?
+                .unwrap_or(DEFAULT_COMPOSER_OUTAGE_TIMEOUT),
+            compose_timeout: match builder.seconds_or_zero("compose_timeout")? {
+                None => Some(DEFAULT_COMPOSE_TIMEOUT),
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+            },
+            auth: host_auth(&sources)?.ok_or_else(|| ConfigError::NoCredentials {
+                files: conf.files_display(),
+            })?,
             composer,
             koji_server,
-            hub,
-            topurl,
-            auth,
-            serverca,
-            sleeptime,
-            capacity,
-            force_exclusive,
-            compose_poll_interval,
-            max_retries,
-            retry_interval,
-            offline_retry,
-            offline_retry_interval,
-            composer_outage_timeout,
-            compose_timeout,
             conf,
         })
     }
