@@ -246,17 +246,13 @@ pub fn decode_call(body: &[u8]) -> Result<(String, Vec<Value>), DecodeError> {
         return Err(DecodeError::new("empty <methodName>"));
     }
     let params = match p.next_start_or_end()? {
-        Tag::Start(t) if t == "params" => {
-            let params = p.read_params_body()?;
-            p.expect_end("methodCall")?;
-            params
-        }
-        Tag::Empty(t) if t == "params" => {
-            p.expect_end("methodCall")?;
-            Vec::new()
-        }
+        Tag::Start(t) if t == "params" => p.read_params_body()?,
+        Tag::Empty(t) if t == "params" => Vec::new(),
         // A methodCall without <params> is allowed by the spec.
-        Tag::End(t) if t == "methodCall" => Vec::new(),
+        Tag::End(t) if t == "methodCall" => {
+            p.expect_eof()?;
+            return Ok((name, Vec::new()));
+        }
         other => {
             return Err(DecodeError::new(format!(
                 "expected <params> in <methodCall>, found {}",
@@ -264,6 +260,7 @@ pub fn decode_call(body: &[u8]) -> Result<(String, Vec<Value>), DecodeError> {
             )))
         }
     };
+    p.expect_end("methodCall")?;
     p.expect_eof()?;
     Ok((name, params))
 }
@@ -272,17 +269,18 @@ pub fn decode_call(body: &[u8]) -> Result<(String, Vec<Value>), DecodeError> {
 /// `koji.decode_args`: a trailing struct with a true `__starstar` member
 /// holds the keyword arguments.
 pub fn split_kwargs(mut params: Vec<Value>) -> (Vec<Value>, Struct) {
-    let is_kwargs = matches!(
-        params.last(),
-        Some(Value::Struct(s)) if s.get(crate::KWARGS_MARKER).is_some_and(python_truthy)
-    );
-    if is_kwargs {
-        if let Some(Value::Struct(mut kwargs)) = params.pop() {
+    match params.pop() {
+        Some(Value::Struct(mut kwargs))
+            if kwargs.get(crate::KWARGS_MARKER).is_some_and(python_truthy) =>
+        {
             kwargs.shift_remove(crate::KWARGS_MARKER);
-            return (params, kwargs);
+            (params, kwargs)
+        }
+        last => {
+            params.extend(last);
+            (params, Struct::new())
         }
     }
-    (params, Struct::new())
 }
 
 /// Python's truth value of a decoded XML-RPC value.
