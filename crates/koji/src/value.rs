@@ -120,58 +120,29 @@ impl Value {
     }
 }
 
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-
-macro_rules! from_int {
-    ($($t:ty),*) => {$(
+/// `From` for the types that map to one variant.
+macro_rules! from_variant {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
         impl From<$t> for Value {
             fn from(v: $t) -> Self {
-                Value::Int(i64::from(v))
+                Value::$variant(v.into())
             }
         }
     )*};
 }
-from_int!(i32, i64, u32);
 
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Double(v)
-    }
-}
-
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::String(v.to_owned())
-    }
-}
-
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::String(v)
-    }
-}
-
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Value::String(v.clone())
-    }
-}
-
-impl From<Vec<u8>> for Value {
-    /// Bytes become `<base64>`, as Python `bytes` do.
-    fn from(v: Vec<u8>) -> Self {
-        Value::Base64(v)
-    }
-}
-
-impl From<Struct> for Value {
-    fn from(v: Struct) -> Self {
-        Value::Struct(v)
-    }
+from_variant! {
+    bool => Bool,
+    i32 => Int,
+    i64 => Int,
+    u32 => Int,
+    f64 => Double,
+    &str => String,
+    String => String,
+    &String => String,
+    // Bytes become `<base64>`, as Python `bytes` do.
+    Vec<u8> => Base64,
+    Struct => Struct,
 }
 
 impl<T: Into<Value>> From<Vec<T>> for Value
