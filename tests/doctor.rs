@@ -51,6 +51,12 @@ async fn doctor(home: &Home, conf: &str) -> Output {
         .await
 }
 
+/// Doctor on a builder.conf with `composer` as the body of [composer], the
+/// host logging in with its password.
+async fn doctor_on(hub: &TestHub, composer: &str) -> Output {
+    doctor(&Home::new(), &conf(hub, composer, None, "")).await
+}
+
 /// The line of check `name`, without its mark; panics if it is missing.
 fn check<'a>(out: &'a Output, name: &str) -> (char, &'a str) {
     for line in out.stdout.lines() {
@@ -68,6 +74,14 @@ fn failed<'a>(out: &'a Output, name: &str) -> &'a str {
     let (mark, message) = check(out, name);
     assert_eq!(mark, '✗', "'{name}' should fail: {out:#?}");
     message
+}
+
+/// Each check in `names` is skipped, saying `why`.
+fn skipped(out: &Output, names: &[&str], why: &str) {
+    for name in names {
+        let line = check(out, name);
+        assert_eq!(line, ('-', format!("skipped ({why})").as_str()), "{out:#?}");
+    }
 }
 
 fn failures(out: &Output) -> Vec<&str> {
@@ -232,20 +246,19 @@ async fn missing_key_file() {
         sim.url,
         client.cert.display()
     );
-    let out = doctor(&Home::new(), &conf(&hub, &composer, None, "")).await;
+    let out = doctor_on(&hub, &composer).await;
     let message = only_failure(&out, "composer client certificate");
     assert!(
         message.starts_with("cannot read private key file /nonexistent/client.key: No such file")
             && message.contains("fix [composer] ssl_cert in "),
         "{message}"
     );
-    assert_eq!(
-        check(&out, "composer client certificate validity"),
-        ('-', "skipped (composer client certificate unreadable)")
-    );
-    assert_eq!(
-        check(&out, "composer API"),
-        ('-', "skipped (composer client certificate unusable)")
+    let validity = ["composer client certificate validity"];
+    skipped(&out, &validity, "composer client certificate unreadable");
+    skipped(
+        &out,
+        &["composer API"],
+        "composer client certificate unusable",
     );
 }
 
@@ -260,7 +273,7 @@ async fn expired_certificate() {
         sim.url,
         expired.combined().display()
     );
-    let out = doctor(&Home::new(), &conf(&hub, &composer, None, "")).await;
+    let out = doctor_on(&hub, &composer).await;
     let message = only_failure(&out, "composer client certificate validity");
     assert!(
         message.contains("expired on 2020-02-01 00:00 UTC; renew it"),
@@ -283,7 +296,7 @@ async fn wrong_ca() {
         sim.url,
         other_pki.ca().display()
     );
-    let out = doctor(&Home::new(), &conf(&hub, &composer, None, "")).await;
+    let out = doctor_on(&hub, &composer).await;
     let message = only_failure(&out, "composer TLS");
     assert!(
         message.starts_with(&format!(
@@ -294,10 +307,7 @@ async fn wrong_ca() {
         )) && message.ends_with(" at the CA that issued composer's certificate"),
         "{message}"
     );
-    assert_eq!(
-        check(&out, "composer API"),
-        ('-', "skipped (composer's TLS handshake failed)")
-    );
+    skipped(&out, &["composer API"], "composer's TLS handshake failed");
 }
 
 /// Neither composer nor the hub listens: the connection checks say so,
@@ -334,13 +344,11 @@ async fn unreachable_composer_and_hub() {
     for name in ["composer TLS", "composer API"] {
         assert_eq!(check(&out, name).0, '-', "{out:#?}");
     }
-    for name in ["host login", "host", "hub plugin"] {
-        assert_eq!(
-            check(&out, name),
-            ('-', "skipped (hub not reachable)"),
-            "{out:#?}"
-        );
-    }
+    skipped(
+        &out,
+        &["host login", "host", "hub plugin"],
+        "hub not reachable",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -411,11 +419,7 @@ async fn host_not_in_the_image_channel() {
         ..HubOptions::default()
     });
     let sim = ComposerSim::start(&hub, &[]);
-    let out = doctor(
-        &Home::new(),
-        &conf(&hub, &format!("server = {}", sim.url), None, ""),
-    )
-    .await;
+    let out = doctor_on(&hub, &format!("server = {}", sim.url)).await;
     assert_eq!(
         only_failure(&out, "host"),
         "host builder.local is not in channel image, so it gets no osbuildImage tasks; \
@@ -435,11 +439,7 @@ async fn host_disabled() {
         )
         .await
         .expect("testhub.setHostEnabled");
-    let out = doctor(
-        &Home::new(),
-        &conf(&hub, &format!("server = {}", sim.url), None, ""),
-    )
-    .await;
+    let out = doctor_on(&hub, &format!("server = {}", sim.url)).await;
     assert_eq!(
         only_failure(&out, "host"),
         "host builder.local is disabled; enable it with `koji enable-host builder.local`"
@@ -463,13 +463,7 @@ async fn unusable_config() {
         "{message}"
     );
     assert_eq!(out.stdout_lines().len(), CHECKS.len(), "{out:#?}");
-    for name in &CHECKS[1..] {
-        assert_eq!(
-            check(&out, name),
-            ('-', "skipped (no usable configuration)"),
-            "{out:#?}"
-        );
-    }
+    skipped(&out, &CHECKS[1..], "no usable configuration");
 }
 
 /// `koji-osbuild doctor`: the koji profile `koji-osbuild image` would use.
@@ -514,10 +508,7 @@ async fn client_side() {
         "{message}"
     );
     assert!(!out.stdout.contains("wrong"), "{out:#?}");
-    assert_eq!(
-        check(&out, "image permission"),
-        ('-', "skipped (not logged in)")
-    );
+    skipped(&out, &["image permission"], "not logged in");
 
     let with_client = home
         .koji_osbuild(&[
@@ -558,11 +549,7 @@ async fn client_doctor(home: &Home, user: &str, password: &str) -> Output {
 async fn composer_url_of_another_server() {
     let hub = TestHub::start();
     let not_composer = hub.url.trim_end_matches("/kojihub").to_string();
-    let out = doctor(
-        &Home::new(),
-        &conf(&hub, &format!("server = {not_composer}"), None, ""),
-    )
-    .await;
+    let out = doctor_on(&hub, &format!("server = {not_composer}")).await;
     let message = only_failure(&out, "composer API");
     assert!(
         message.starts_with(&format!(
@@ -589,8 +576,7 @@ async fn client_certificate_not_accepted_by_composer() {
         foreign.combined().display(),
         composer_pki.ca().display()
     );
-    let home = Home::new();
-    let out = doctor(&home, &conf(&hub, &composer, None, "")).await;
+    let out = doctor_on(&hub, &composer).await;
     let message = only_failure(&out, "composer TLS");
     assert!(
         message.starts_with("composer ended the TLS handshake (")
@@ -599,10 +585,7 @@ async fn client_certificate_not_accepted_by_composer() {
             ),
         "{message}"
     );
-    assert_eq!(
-        check(&out, "composer API"),
-        ('-', "skipped (composer's TLS handshake failed)")
-    );
+    skipped(&out, &["composer API"], "composer's TLS handshake failed");
 
     // Without any client certificate.
     let composer = format!(
@@ -610,7 +593,7 @@ async fn client_certificate_not_accepted_by_composer() {
         sim.url,
         composer_pki.ca().display()
     );
-    let out = doctor(&home, &conf(&hub, &composer, None, "")).await;
+    let out = doctor_on(&hub, &composer).await;
     let message = only_failure(&out, "composer TLS");
     assert!(
         message.ends_with("it wants a client certificate; set [composer] ssl_cert"),
