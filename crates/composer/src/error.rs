@@ -108,7 +108,7 @@ impl Error {
             Error::Transport { source, detail, .. } => {
                 !source.is_builder()
                     && !source.is_redirect()
-                    && !has_tls_error(source)
+                    && !has_tls_error(source, 0)
                     && !detail.to_lowercase().contains("certificate")
             }
             _ => false,
@@ -131,28 +131,17 @@ fn is_transient_status(status: u16) -> bool {
 
 /// A rustls error anywhere along the source chain, also inside the
 /// `io::Error`s hyper wraps it in (their `source()` skips what they wrap).
-fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    let mut depth = 0;
-    while let Some(err) = next {
-        if depth > 16 {
-            return false;
-        }
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
+/// `depth` bounds the walk.
+fn has_tls_error(e: &(dyn std::error::Error + 'static), depth: u8) -> bool {
+    let wrapped = || {
+        e.downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-        {
-            if has_tls_error(inner) {
-                return true;
-            }
-        }
-        next = err.source();
-        depth += 1;
-    }
-    false
+    };
+    depth < 16
+        && (e.is::<rustls::Error>()
+            || wrapped().is_some_and(|inner| has_tls_error(inner, depth + 1))
+            || e.source()
+                .is_some_and(|next| has_tls_error(next, depth + 1)))
 }
 
 fn excerpt(body: &str) -> String {
@@ -168,26 +157,24 @@ fn excerpt(body: &str) -> String {
 }
 
 fn describe_body(error: Option<&ApiError>, body: &str) -> String {
-    match error {
-        Some(e) => {
-            let mut s = e.reason.clone();
-            if !e.code.is_empty() {
-                s.push_str(&format!(" (code {}", e.code));
-                if !e.operation_id.is_empty() {
-                    s.push_str(&format!(", operation {}", e.operation_id));
-                }
-                s.push(')');
-            }
-            if let Some(details) = &e.details {
-                if !details.is_null() {
-                    s.push_str(&format!("; details: {details}"));
-                }
-            }
-            excerpt(&s)
+    let Some(e) = error else {
+        return match body.trim() {
+            "" => "(empty body)".to_string(),
+            body => excerpt(body),
+        };
+    };
+    let mut s = e.reason.clone();
+    if !e.code.is_empty() {
+        s.push_str(&format!(" (code {}", e.code));
+        if !e.operation_id.is_empty() {
+            s.push_str(&format!(", operation {}", e.operation_id));
         }
-        None if body.trim().is_empty() => "(empty body)".to_string(),
-        None => excerpt(body),
+        s.push(')');
     }
+    if let Some(details) = e.details.as_ref().filter(|d| !d.is_null()) {
+        s.push_str(&format!("; details: {details}"));
+    }
+    excerpt(&s)
 }
 
 /// The error and its sources joined with ": ", for one-line messages.
@@ -217,6 +204,14 @@ mod tests {
             body: String::new(),
             error: None,
         }
+    }
+
+    #[test]
+    fn tls_errors_are_found_inside_wrapped_io_errors() {
+        let tls = std::io::Error::other(rustls::Error::General("bad".into()));
+        assert!(has_tls_error(&tls, 0));
+        assert!(has_tls_error(&std::io::Error::other(tls), 0));
+        assert!(!has_tls_error(&std::io::Error::other("reset"), 0));
     }
 
     #[test]
