@@ -19,14 +19,6 @@ use koji_osbuild_builder::config::{self, parse_cert};
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-/// One of the compose commands, with its arguments.
-#[derive(Debug)]
-pub enum ComposeCommand {
-    Create(Box<ComposeArgs>),
-    Status(ComposeIdArgs),
-    Wait(ComposeIdArgs),
-}
-
 /// Where and how to reach composer, and which hub it should import into.
 #[derive(Debug)]
 struct Settings {
@@ -68,52 +60,61 @@ fn settings(args: &ComposerArgs) -> anyhow::Result<Settings> {
     })
 }
 
-/// Run a compose command; `Ok` carries the exit status: 1 when the compose
-/// `compose` created or `compose-wait` waited for failed.
-pub async fn run(
-    command: &ComposeCommand,
-    out: &mut dyn Write,
-    terminal: bool,
-) -> anyhow::Result<u8> {
-    let composer_args = match command {
-        ComposeCommand::Create(args) => &args.composer,
-        ComposeCommand::Status(args) | ComposeCommand::Wait(args) => &args.composer,
-    };
-    let settings = settings(composer_args)?;
+/// The client `args` and builder.conf describe, and the rest of the
+/// settings.
+fn connect(args: &ComposerArgs, out: &mut dyn Write) -> anyhow::Result<(Client, Settings)> {
+    let settings = settings(args)?;
     if settings.client.ssl_cert.is_some() {
         // Upstream prints this when given --cert.
         writeln!(out, "Using client certificates")?;
     }
-    let client = Client::new(settings.client.clone())?;
+    Ok((Client::new(settings.client.clone())?, settings))
+}
 
-    let status = match command {
-        ComposeCommand::Create(args) => {
-            let request = compose_request(args, &settings.koji_server);
-            let id = client.compose_create(&request).await?;
-            writeln!(out, "Compose: {id}")?;
-            out.flush()?;
-            // Each status change overwrites the line (upstream's
-            // `print(..., end="\r")`); progress only: a closed stdout must
-            // not end the wait.
-            client
-                .wait_for_compose(&id, settings.poll_interval, |status| {
-                    let _ = write!(out, "status: {: <10}\r", status.status.as_str());
-                    let _ = out.flush();
-                })
-                .await?
-        }
-        ComposeCommand::Status(args) => {
-            let status = client.compose_status(&args.id).await?;
-            show_compose(out, &status, terminal)?;
-            return Ok(0);
-        }
-        ComposeCommand::Wait(args) => {
-            client
-                .wait_for_compose(&args.id, settings.poll_interval, |_| {})
-                .await?
-        }
-    };
-    show_compose(out, &status, terminal)?;
+/// `compose`: create the compose and wait for it; `Ok` carries the exit
+/// status, 1 when the compose failed.
+pub async fn create(args: &ComposeArgs, out: &mut dyn Write, terminal: bool) -> anyhow::Result<u8> {
+    let (client, settings) = connect(&args.composer, out)?;
+    let request = compose_request(args, &settings.koji_server);
+    let id = client.compose_create(&request).await?;
+    writeln!(out, "Compose: {id}")?;
+    out.flush()?;
+    // Each status change overwrites the line (upstream's
+    // `print(..., end="\r")`); progress only: a closed stdout must not end
+    // the wait.
+    let status = client
+        .wait_for_compose(&id, settings.poll_interval, |status| {
+            let _ = write!(out, "status: {: <10}\r", status.status.as_str());
+            let _ = out.flush();
+        })
+        .await?;
+    show_result(out, &status, terminal)
+}
+
+/// `compose-status`: show the compose as it is now.
+pub async fn status(
+    args: &ComposeIdArgs,
+    out: &mut dyn Write,
+    terminal: bool,
+) -> anyhow::Result<u8> {
+    let (client, _) = connect(&args.composer, out)?;
+    show_compose(out, &client.compose_status(&args.id).await?, terminal)?;
+    Ok(0)
+}
+
+/// `compose-wait`: wait for the compose to finish; `Ok` carries the exit
+/// status, 1 when the compose failed.
+pub async fn wait(args: &ComposeIdArgs, out: &mut dyn Write, terminal: bool) -> anyhow::Result<u8> {
+    let (client, settings) = connect(&args.composer, out)?;
+    let status = client
+        .wait_for_compose(&args.id, settings.poll_interval, |_| {})
+        .await?;
+    show_result(out, &status, terminal)
+}
+
+/// Shows the finished compose; the exit status says whether it succeeded.
+fn show_result(out: &mut dyn Write, status: &ComposeStatus, bold: bool) -> anyhow::Result<u8> {
+    show_compose(out, status, bold)?;
     Ok(if status.is_success() { 0 } else { 1 })
 }
 

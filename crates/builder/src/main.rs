@@ -93,14 +93,12 @@ fn tool(runtime: &tokio::runtime::Runtime, command: Command) -> ExitCode {
     let terminal = stdout.is_terminal();
     let mut out = stdout.lock();
     let result = runtime.block_on(async {
-        use compose::ComposeCommand;
-        let command = match command {
-            Command::Doctor(args) => return Ok(doctor::run(&args, &mut out).await),
-            Command::Compose(args) => ComposeCommand::Create(args),
-            Command::ComposeStatus(args) => ComposeCommand::Status(args),
-            Command::ComposeWait(args) => ComposeCommand::Wait(args),
-        };
-        compose::run(&command, &mut out, terminal).await
+        match command {
+            Command::Doctor(args) => Ok(doctor::run(&args, &mut out).await),
+            Command::Compose(args) => compose::create(&args, &mut out, terminal).await,
+            Command::ComposeStatus(args) => compose::status(&args, &mut out, terminal).await,
+            Command::ComposeWait(args) => compose::wait(&args, &mut out, terminal).await,
+        }
     });
     match result {
         Ok(status) => ExitCode::from(status),
