@@ -38,46 +38,42 @@ fn write_value(out: &mut String, value: &Value, level: usize) {
         }
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                indent(out, level + 1);
-                write_value(out, item, level + 1);
-            }
-            indent(out, level);
-            out.push(']');
+            write_container(out, level, ['[', ']'], items.iter().map(|v| (None, v)));
         }
         Value::Object(map) => {
-            if map.is_empty() {
-                out.push_str("{}");
-                return;
-            }
             // Rust orders strings by UTF-8 bytes, which is code point order,
             // the order Python's sorted() gives str keys.
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                indent(out, level + 1);
-                write_string(out, key);
-                out.push_str(": ");
-                if let Some(v) = map.get(*key) {
-                    write_value(out, v, level + 1);
-                }
-            }
-            indent(out, level);
-            out.push('}');
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by_key(|(key, _)| *key);
+            let entries = entries.into_iter().map(|(k, v)| (Some(k.as_str()), v));
+            write_container(out, level, ['{', '}'], entries);
         }
     }
+}
+
+/// An array or object: `[]`/`{}` when empty, else one item (`key: value`
+/// for objects) a line, one level deeper.
+fn write_container<'a>(
+    out: &mut String,
+    level: usize,
+    [open, close]: [char; 2],
+    items: impl ExactSizeIterator<Item = (Option<&'a str>, &'a Value)>,
+) {
+    out.push(open);
+    let empty = items.len() == 0;
+    for (i, (key, value)) in items.enumerate() {
+        out.push_str(if i == 0 { "" } else { "," });
+        indent(out, level + 1);
+        if let Some(key) = key {
+            write_string(out, key);
+            out.push_str(": ");
+        }
+        write_value(out, value, level + 1);
+    }
+    if !empty {
+        indent(out, level);
+    }
+    out.push(close);
 }
 
 /// `json.encoder.py_encode_basestring_ascii`.
