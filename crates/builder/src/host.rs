@@ -432,7 +432,6 @@ impl Builder {
         let waiting = Arc::new(AtomicBool::new(false));
         let alert = Arc::new(Notify::new());
         let worker = Worker {
-            task_id: id,
             method: info.method.clone(),
             params,
             ctx: TaskContext {
@@ -576,7 +575,6 @@ async fn log_in(
 
 /// One task, on its own subsession.
 struct Worker {
-    task_id: i64,
     method: String,
     params: Vec<Value>,
     ctx: TaskContext,
@@ -584,7 +582,7 @@ struct Worker {
 
 impl Worker {
     async fn run(self, mut cancelled: watch::Receiver<bool>) {
-        let id = self.task_id;
+        let id = self.ctx.task_id;
         let outcome = tokio::select! {
             r = self.handle() => Some(r),
             _ = cancelled.wait_for(|c| *c) => None,
@@ -650,7 +648,7 @@ impl Worker {
         let Some(cid) = self.ctx.compose() else {
             return;
         };
-        let id = self.task_id;
+        let id = self.ctx.task_id;
         let state = match self
             .ctx
             .hub(|s| async move { s.get_task_info(id, false).await })

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use composer::{ComposeStatus, Outage, OutagePolicy, OutageStep};
+use composer::{ComposeStatus, ImageRequest, Outage, OutagePolicy, OutageStep};
 use koji::{ClientSession, Value};
 use osbuild_task::OsbuildImageRequest;
 use serde_json::json;
@@ -315,13 +315,8 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     ctx.set_compose(None);
     tracing::info!(task_id, compose_id = %cid, status = %status.status, "compose finished");
 
-    let image_types: Vec<(String, String)> = request
-        .image_requests
-        .iter()
-        .flatten()
-        .map(|i| (i.architecture.clone(), i.image_type.as_str().to_string()))
-        .collect();
-    attach_manifests_and_logs(ctx, &cid, &image_types, &mut outage).await?;
+    let images = request.image_requests.as_deref().unwrap_or_default();
+    attach_manifests_and_logs(ctx, &cid, images, &mut outage).await?;
 
     if !status.is_success() {
         return Err(TaskError::Build(format!("Compose failed (id: {cid})")));
@@ -556,18 +551,18 @@ async fn follow_compose(
 async fn attach_manifests_and_logs(
     ctx: &TaskContext,
     cid: &str,
-    images: &[(String, String)],
+    images: &[ImageRequest],
     outage: &mut Outage,
 ) -> Result<(), TaskError> {
+    let name = |i: &ImageRequest, what: &str| format!("{}-{}.{what}", i.architecture, i.image_type);
     let composer = &ctx.composer;
     if let Some(m) = fetch(ctx, cid, outage, "manifests", || {
         composer.compose_manifests(cid)
     })
     .await?
     {
-        for (manifest, (arch, image_type)) in m.manifests.iter().zip(images) {
-            ctx.upload_json(manifest, &format!("{arch}-{image_type}.manifest"))
-                .await?;
+        for (manifest, image) in m.manifests.iter().zip(images) {
+            ctx.upload_json(manifest, &name(image, "manifest")).await?;
         }
     }
     let Some(logs) = fetch(ctx, cid, outage, "logs", || composer.compose_logs(cid)).await? else {
@@ -579,9 +574,8 @@ async fn attach_manifests_and_logs(
     if let Some(import) = logs.koji_import() {
         ctx.upload_json(import, "koji-import.log").await?;
     }
-    for (log, (arch, image_type)) in logs.image_builds.iter().zip(images) {
-        ctx.upload_json(log, &format!("{arch}-{image_type}.log"))
-            .await?;
+    for (log, image) in logs.image_builds.iter().zip(images) {
+        ctx.upload_json(log, &name(image, "log")).await?;
     }
     Ok(())
 }
