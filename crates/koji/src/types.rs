@@ -103,8 +103,7 @@ pub struct TagInfo {
     pub arches: Option<String>,
 }
 
-/// `getBuildConfig`: a tag with arches and extra resolved through
-/// inheritance.
+/// `getBuildConfig`: a tag with its arches resolved through inheritance.
 pub type BuildConfig = TagInfo;
 
 impl TagInfo {
