@@ -138,22 +138,22 @@ impl Client {
         let tls = tls::client_config(identity, &options.ssl_verify)?;
         builder = builder.tls_backend_preconfigured(tls);
 
-        match options.proxy.as_deref().filter(|p| !p.is_empty()) {
-            Some(proxy) => {
-                let url = if proxy.contains("://") {
-                    proxy.to_string()
-                } else {
-                    format!("http://{proxy}")
-                };
-                let proxy = reqwest::Proxy::all(&url).map_err(|e| Error::InvalidProxy {
-                    proxy: redact_userinfo(&url),
-                    reason: chain(&e),
-                })?;
-                builder = builder.proxy(proxy);
-                tracing::debug!(proxy = %redact_userinfo(&url), "composer requests go through proxy");
-            }
-            None if !options.env_proxy => builder = builder.no_proxy(),
-            None => {}
+        // Upstream: `if proxy:`, and a proxy without a scheme is http://.
+        if let Some(proxy) = options.proxy.as_deref().filter(|p| !p.is_empty()) {
+            let url = if proxy.contains("://") {
+                proxy.to_string()
+            } else {
+                format!("http://{proxy}")
+            };
+            let shown = redact_userinfo(&url);
+            let proxy = reqwest::Proxy::all(&url).map_err(|e| Error::InvalidProxy {
+                proxy: shown.clone(),
+                reason: chain(&e),
+            })?;
+            tracing::debug!(proxy = %shown, "composer requests go through proxy");
+            builder = builder.proxy(proxy);
+        } else if !options.env_proxy {
+            builder = builder.no_proxy();
         }
 
         let http = builder.build().map_err(|source| Error::ClientBuild {
@@ -170,10 +170,11 @@ impl Client {
                         reason: e.to_string(),
                     })?;
                 tracing::debug!(token_url = %token_url, "using OAuth2 client credentials");
+                let token = Mutex::new(None);
                 Some(OAuth {
                     credentials,
                     token_url,
-                    token: Mutex::new(None),
+                    token,
                 })
             }
         };
