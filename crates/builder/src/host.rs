@@ -422,11 +422,8 @@ impl Builder {
         opened: TaskInfo,
         weight: f64,
     ) -> Result<(), koji::Error> {
-        let params = match opened.request_params().or_else(|| info.request_params()) {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => return Err(e),
-            None => Vec::new(),
-        };
+        let params = opened.request_params().or_else(|| info.request_params());
+        let params = params.transpose()?.unwrap_or_default();
         let subsession = self.session.subsession().await?;
         let (cancel, cancelled) = watch::channel(false);
         let waiting = Arc::new(AtomicBool::new(false));
@@ -592,27 +589,24 @@ impl Worker {
                 tracing::info!(task_id = id, method = %self.method, "task stopped");
                 self.cancel_compose().await;
             }
-            Some(Ok(result)) => match self
-                .ctx
-                .hub(|s| {
-                    let result = &result;
-                    async move { s.host().close_task(id, result).await }
-                })
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(task_id = id, method = %self.method, result = %result, "task closed")
+            Some(Ok(result)) => {
+                let result = &result;
+                let closed = self
+                    .ctx
+                    .hub(|s| async move { s.host().close_task(id, result).await })
+                    .await;
+                match closed {
+                    Ok(()) => {
+                        tracing::info!(task_id = id, method = %self.method, result = %result, "task closed")
+                    }
+                    Err(e) => tracing::warn!(task_id = id, "closing the task failed: {e}"),
                 }
-                Err(e) => tracing::warn!(task_id = id, "closing the task failed: {e}"),
-            },
+            }
             Some(Err(err)) => {
-                let fault = err.to_fault();
+                let fault = &err.to_fault();
                 let failed = self
                     .ctx
-                    .hub(|s| {
-                        let fault = &fault;
-                        async move { s.host().fail_task(id, fault).await }
-                    })
+                    .hub(|s| async move { s.host().fail_task(id, fault).await })
                     .await;
                 match failed {
                     Ok(()) => {

@@ -191,18 +191,14 @@ impl TaskContext {
     /// Upstream's `upload_json`: `<name>.json`, Python's json.dump layout,
     /// overwriting (fast_incremental_upload sends every chunk with overwrite).
     pub async fn upload_json(&self, doc: &serde_json::Value, name: &str) -> Result<(), TaskError> {
-        let text = pyjson::dumps(doc);
-        let opts = koji::UploadOptions {
+        let text = &pyjson::dumps(doc);
+        let opts = &koji::UploadOptions {
             overwrite: true,
             ..koji::UploadOptions::default()
         };
-        let dir = koji::taskrelpath(self.task_id);
-        let file = format!("{name}.json");
-        self.hub(|s| {
-            let (text, dir, file, opts) = (&text, &dir, &file, &opts);
-            async move { s.upload_bytes(text.as_bytes(), dir, file, opts).await }
-        })
-        .await?;
+        let (dir, file) = (&koji::taskrelpath(self.task_id), &format!("{name}.json"));
+        self.hub(|s| async move { s.upload_bytes(text.as_bytes(), dir, file, opts).await })
+            .await?;
         Ok(())
     }
 }
@@ -224,11 +220,9 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let earlier = recorded_compose(ctx).await?;
     let mut outage = Outage::new(OutagePolicy::new(ctx.composer_outage_timeout));
 
+    let name = req.target.as_str();
     let target = ctx
-        .hub(|s| {
-            let name = req.target.as_str();
-            async move { s.get_build_target(name, true).await }
-        })
+        .hub(|s| async move { s.get_build_target(name, true).await })
         .await?
         .ok_or_else(|| TaskError::Build(format!("Target '{}' not found", req.target)))?;
 
@@ -270,14 +264,12 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
         }
     };
 
-    let release = match req.opts.release.as_deref().filter(|r| !r.is_empty()) {
-        Some(r) => r.to_string(),
+    let release = match req.opts.release.clone().filter(|r| !r.is_empty()) {
+        Some(release) => release,
         None => {
-            ctx.hub(|s| {
-                let (name, version) = (req.name.as_str(), req.version.as_str());
-                async move { s.get_next_release(name, version).await }
-            })
-            .await?
+            let (name, version) = (req.name.as_str(), req.version.as_str());
+            ctx.hub(|s| async move { s.get_next_release(name, version).await })
+                .await?
         }
     };
 
@@ -353,11 +345,11 @@ async fn recorded_compose(
     ctx: &TaskContext,
 ) -> Result<Option<(String, Option<SystemTime>)>, TaskError> {
     let id = ctx.task_id;
-    let file = format!("{COMPOSE_RECORD}.json");
+    let file = &format!("{COMPOSE_RECORD}.json");
     let files = ctx
         .hub(|s| async move { s.list_task_output_stat(id).await })
         .await?;
-    let Some(stat) = files.get(&file) else {
+    let Some(stat) = files.get(file) else {
         return Ok(None);
     };
     let recorded_at = stat
@@ -366,10 +358,7 @@ async fn recorded_compose(
         .and_then(|t| Duration::try_from_secs_f64(t).ok())
         .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d));
     let bytes = ctx
-        .hub(|s| {
-            let file = file.as_str();
-            async move { s.download_task_output(id, file, 0, None).await }
-        })
+        .hub(|s| async move { s.download_task_output(id, file, 0, None).await })
         .await?;
     let record: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
