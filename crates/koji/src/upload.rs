@@ -85,15 +85,13 @@ impl Tracker<'_> {
             )));
         }
         let ours = adler32_hex(chunk);
-        match reply.hexdigest.as_deref() {
-            Some(theirs) if theirs == ours => {}
-            theirs => {
-                return Err(self.fail(format!(
-                    "upload checksum failed at offset {}: {} != {ours}",
-                    self.offset,
-                    theirs.unwrap_or("none")
-                )))
-            }
+        let theirs = reply.hexdigest.as_deref();
+        if theirs != Some(ours.as_str()) {
+            return Err(self.fail(format!(
+                "upload checksum failed at offset {}: {} != {ours}",
+                self.offset,
+                theirs.unwrap_or("none")
+            )));
         }
         self.whole.write_slice(chunk);
         self.offset += chunk.len() as u64;
@@ -115,13 +113,14 @@ impl Tracker<'_> {
             )));
         }
         let ours = format!("{:08x}", self.whole.checksum());
-        match reply.hexdigest.as_deref() {
-            Some(theirs) if theirs == ours => Ok(()),
-            theirs => Err(self.fail(format!(
+        let theirs = reply.hexdigest.as_deref();
+        if theirs != Some(ours.as_str()) {
+            return Err(self.fail(format!(
                 "uploaded file has wrong checksum: {} != {ours}",
                 theirs.unwrap_or("none")
-            ))),
+            )));
         }
+        Ok(())
     }
 }
 
