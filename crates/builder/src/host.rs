@@ -106,45 +106,29 @@ impl Builder {
             }
         })?;
         log_in(&session, &settings, settings.force_exclusive).await?;
-        let host_id = session
-            .host()
-            .get_id()
-            .await
-            .map_err(HostError::SessionLost)?;
+        let host = session.host();
+        let host_id = host.get_id().await.map_err(HostError::SessionLost)?;
         tracing::info!(hub = %hub, host_id, capacity = settings.capacity,
             composer = %composer.server(), "logged in as builder host");
 
-        let builder = Builder {
+        // Tasks still OPEN for this host were run by a process that is gone
+        // (killed, crashed): give them back to the scheduler so none is lost.
+        let leftover = host
+            .get_host_tasks()
+            .await
+            .map_err(HostError::SessionLost)?;
+        let leftover: Vec<i64> = leftover.iter().map(|t| t.id).collect();
+        free_tasks(&host, &leftover, "left open by a previous run")
+            .await
+            .map_err(HostError::SessionLost)?;
+        Ok(Builder {
             settings,
             session,
             composer,
             host_id,
             tasks: HashMap::new(),
             wake: Arc::new(Notify::new()),
-        };
-        // Tasks still OPEN for this host were run by a process that is gone
-        // (killed, crashed): give them back to the scheduler so none is lost.
-        let leftover: Vec<i64> = builder
-            .session
-            .host()
-            .get_host_tasks()
-            .await
-            .map_err(HostError::SessionLost)?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        if !leftover.is_empty() {
-            builder
-                .session
-                .host()
-                .free_tasks(&leftover)
-                .await
-                .map_err(HostError::SessionLost)?;
-            for id in &leftover {
-                tracing::info!(task_id = id, "task freed (left open by a previous run)");
-            }
-        }
-        Ok(builder)
+        })
     }
 
     /// The host id on the hub.
@@ -176,17 +160,16 @@ impl Builder {
                     false
                 }
             };
-            if took {
-                // kojid polls again right away after taking a task.
-                tokio::select! {
-                    _ = &mut shutdown => break Ok(()),
-                    _ = tokio::task::yield_now() => continue,
-                }
-            }
-            heartbeat.rest(self.settings.sleeptime);
+            // kojid polls again right away after taking a task.
+            let pause = if took {
+                Duration::ZERO
+            } else {
+                self.settings.sleeptime
+            };
+            heartbeat.rest(pause);
             tokio::select! {
                 _ = &mut shutdown => break Ok(()),
-                _ = tokio::time::sleep(self.settings.sleeptime) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = self.wake.notified() => {}
             }
         };
@@ -270,12 +253,7 @@ impl Builder {
             .into_iter()
             .filter(|id| !self.tasks.contains_key(id))
             .collect();
-        if !unknown.is_empty() {
-            host.free_tasks(&unknown).await?;
-            for id in &unknown {
-                tracing::info!(task_id = id, "task freed (open but not running here)");
-            }
-        }
+        free_tasks(&host, &unknown, "open but not running here").await?;
 
         // Tasks only waiting for subtasks do not count against the capacity
         // or the load (kojid's task_load). The hub counts them against
@@ -516,6 +494,17 @@ impl Builder {
 /// How long the stop may spend telling the hub (freeTasks, updateHost,
 /// logout) before the process leaves anyway.
 const SHUTDOWN_HUB_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// freeTasks for `ids`, if there are any, each logged with why.
+async fn free_tasks(host: &koji::Host<'_>, ids: &[i64], why: &str) -> Result<(), koji::Error> {
+    if !ids.is_empty() {
+        host.free_tasks(ids).await?;
+        for id in ids {
+            tracing::info!(task_id = id, "task freed ({why})");
+        }
+    }
+    Ok(())
+}
 
 /// A getTaskInfo or openTask reply: `None` for nil.
 fn optional_task(v: Value) -> Result<Option<TaskInfo>, koji::Error> {
