@@ -15,8 +15,6 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use clap::Parser;
 use koji_osbuild_builder::cli::Command;
@@ -65,18 +63,13 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let reload = Arc::new(AtomicBool::new(false));
-    let result = runtime.block_on(run(
-        settings,
-        &paths,
-        cli.config.kojid_config.as_deref(),
-        reload.clone(),
-    ));
+    let kojid_config = cli.config.kojid_config.as_deref();
+    let result = runtime.block_on(run(settings, &paths, kojid_config));
     // The runtime's threads and sockets end here, before a re-exec.
     drop(runtime);
     match result {
-        Ok(()) if reload.load(Ordering::SeqCst) => re_exec(),
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => re_exec(),
+        Ok(false) => ExitCode::SUCCESS,
         Err(e) => {
             // Our errors carry their causes in their own message already;
             // the `{:#}` chain would repeat them.
@@ -110,13 +103,12 @@ fn tool(runtime: &tokio::runtime::Runtime, command: Command) -> ExitCode {
 }
 
 /// Runs the host loop until SIGTERM or SIGINT, or until a SIGHUP finds a
-/// valid configuration (then `reload` is set and the caller re-executes).
+/// valid configuration; `true` in that case: the caller re-executes.
 async fn run(
     settings: Settings,
     paths: &[PathBuf],
     kojid_config: Option<&Path>,
-    reload: Arc<AtomicBool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -125,7 +117,8 @@ async fn run(
     // Logged in and holding the host's exclusive session: systemd may now
     // consider the unit started (Type=notify).
     koji_osbuild_builder::notify::ready(&hub, builder.host_id());
-    let shutdown = async move {
+    let mut reload = false;
+    let shutdown = async {
         loop {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM received"),
@@ -133,7 +126,7 @@ async fn run(
                 _ = hup.recv() => match Settings::load(paths, kojid_config) {
                     Ok(_) => {
                         tracing::info!("SIGHUP: the configuration loads; restarting in place to apply it");
-                        reload.store(true, Ordering::SeqCst);
+                        reload = true;
                         koji_osbuild_builder::notify::reloading();
                         return;
                     }
@@ -148,7 +141,7 @@ async fn run(
         }
     };
     builder.run(shutdown).await?;
-    Ok(())
+    Ok(reload)
 }
 
 /// Executes this same binary again with the same arguments (the reload of
