@@ -397,13 +397,9 @@ impl Source<'_> {
             Some(_) => Err(self.invalid(key, "is empty".to_string())),
             None => {
                 let mut files: Vec<String> = Vec::new();
-                for header in self
-                    .ini
-                    .section(self.section)
-                    .into_iter()
-                    .flat_map(|s| &s.headers)
-                {
-                    let file = header.file.display().to_string();
+                let headers = self.ini.section(self.section).into_iter();
+                for file in headers.flat_map(|s| &s.headers).map(|h| h.file.display()) {
+                    let file = file.to_string();
                     if !files.contains(&file) {
                         files.push(file);
                     }
@@ -436,8 +432,8 @@ impl Source<'_> {
 
     fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         self.parsed(key, "a positive number of seconds", |v| {
-            let s = v.parse::<f64>().ok()?;
-            (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s))
+            let s = Duration::try_from_secs_f64(v.parse().ok()?).ok()?;
+            (!s.is_zero()).then_some(s)
         })
     }
 
