@@ -76,19 +76,15 @@ pub(crate) fn parse_token(body: &[u8], created: Instant, generation: u64) -> Res
         .map_err(|e| format!("not a token response ({})", classify(&e)))?;
     let expires_in = match response.expires_in {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_f64()
-                .filter(|s| *s >= 0.0)
-                .ok_or("expires_in is not a positive number")?,
-        ),
-        Some(Value::String(s)) => Some(
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| *s >= 0.0)
-                .ok_or("expires_in is not a number")?,
-        ),
-        Some(_) => return Err("expires_in is not a number".to_string()),
+        Some(v) => {
+            let secs = match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            let secs = secs.filter(|s| *s >= 0.0);
+            Some(secs.ok_or("expires_in is not a number of seconds (0 or more)")?)
+        }
     };
     if response.access_token.is_empty() {
         return Err("access_token is empty".to_string());
