@@ -62,7 +62,7 @@ impl ClientCert {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(cert, format!("not a PEM certificate file: {e}")))?;
         if chain.is_empty() {
-            return Err(bad(cert, "holds no PEM certificate".into()));
+            return Err(bad(cert, "holds no PEM certificate"));
         }
         let (key_path, key_pem) = match key_file {
             Some(path) => (path, read(path, "private key file")?),
@@ -72,26 +72,24 @@ impl ClientCert {
             (None, pem::Error::NoItemsFound) => bad(
                 cert,
                 "holds the certificate but no private key (give the key as a second file, \
-                 \"cert, key\", or append it to this file)"
-                    .into(),
+                 \"cert, key\", or append it to this file)",
             ),
-            (_, pem::Error::NoItemsFound) => bad(key_path, "holds no PEM private key".into()),
+            (_, pem::Error::NoItemsFound) => bad(key_path, "holds no PEM private key"),
             (_, e) => bad(key_path, format!("not a PEM private key: {e}")),
         })?;
         let provider = provider();
         match rustls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider) {
             Ok(_) => Ok(Identity { chain, key }),
-            Err(rustls::Error::InconsistentKeys(_)) => Err(bad(
-                key_path,
-                format!(
-                    "the private key does not belong to the certificate in {}",
-                    cert.display()
-                ),
-            )),
-            Err(e) => Err(bad(
-                key_path,
-                format!("not a usable RSA, ECDSA or Ed25519 private key: {e}"),
-            )),
+            Err(rustls::Error::InconsistentKeys(_)) => {
+                let cert = cert.display();
+                let reason =
+                    format!("the private key does not belong to the certificate in {cert}");
+                Err(bad(key_path, reason))
+            }
+            Err(e) => {
+                let reason = format!("not a usable RSA, ECDSA or Ed25519 private key: {e}");
+                Err(bad(key_path, reason))
+            }
         }
     }
 }
@@ -149,7 +147,7 @@ fn unreadable<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Er
     }
 }
 
-fn bad(path: &Path, reason: String) -> Error {
+fn bad(path: &Path, reason: impl std::fmt::Display) -> Error {
     Error::TlsConfig(format!("{}: {reason}", path.display()))
 }
 
@@ -176,7 +174,7 @@ fn load_ca(path: &Path) -> Result<RootCertStore, Error> {
         roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).flatten());
     }
     if roots.is_empty() {
-        return Err(bad(path, "holds no PEM CA certificate".into()));
+        return Err(bad(path, "holds no PEM CA certificate"));
     }
     Ok(roots)
 }
