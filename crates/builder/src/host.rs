@@ -508,11 +508,7 @@ async fn free_tasks(host: &koji::Host<'_>, ids: &[i64], why: &str) -> Result<(),
 
 /// A getTaskInfo or openTask reply: `None` for nil.
 fn optional_task(v: Value) -> Result<Option<TaskInfo>, koji::Error> {
-    if v.is_nil() {
-        Ok(None)
-    } else {
-        koji::from_value(v).map(Some)
-    }
+    (!v.is_nil()).then(|| koji::from_value(v)).transpose()
 }
 
 /// A failed login as the host; certificate trouble names the files in use.

@@ -90,13 +90,10 @@ pub fn is_hub_unreachable(e: &koji::Error) -> bool {
 /// The hub no longer knows this session: it was logged out, expired, or
 /// closed when another process took the host's exclusive session.
 pub fn is_session_lost(e: &koji::Error) -> bool {
+    use koji::FaultKind::{AuthError, AuthExpired, AuthLockError};
     matches!(
         e.fault_kind(),
-        Some(
-            koji::FaultKind::AuthError
-                | koji::FaultKind::AuthExpired
-                | koji::FaultKind::AuthLockError
-        )
+        Some(AuthError | AuthExpired | AuthLockError)
     )
 }
 
@@ -120,18 +117,18 @@ impl TaskContext {
     {
         let since = Instant::now();
         loop {
-            let result = match call(self.session.clone()).await {
-                Err(e) if is_session_lost(&e) && self.host_session.is_some() => {
+            let result = match (call(self.session.clone()).await, &self.host_session) {
+                (Err(e), Some(host)) if is_session_lost(&e) => {
                     tracing::warn!(
                         task_id = self.task_id,
                         "the task's hub session is gone ({e}); getting a new one"
                     );
-                    match self.renew_session(e).await {
+                    match self.renew_session(host).await {
                         Ok(()) => call(self.session.clone()).await,
                         Err(e) => Err(e),
                     }
                 }
-                other => other,
+                (other, _) => other,
             };
             match result {
                 Err(e) if is_hub_unreachable(&e) => {
@@ -156,10 +153,7 @@ impl TaskContext {
 
     /// Gets a new subsession from the host's session (waiting while the host
     /// loop logs in again) and adopts it in this task's session handle.
-    async fn renew_session(&self, lost: koji::Error) -> Result<(), koji::Error> {
-        let Some(host) = &self.host_session else {
-            return Err(lost);
-        };
+    async fn renew_session(&self, host: &ClientSession) -> Result<(), koji::Error> {
         let deadline = Instant::now() + RENEW_TIMEOUT;
         loop {
             match host.subsession().await {
