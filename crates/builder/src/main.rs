@@ -40,10 +40,7 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("koji-osbuild-builder: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return failed(format!("cannot start the tokio runtime: {e}")),
     };
     if let Some(command) = cli.command {
         return tool(&runtime, command);
@@ -70,13 +67,16 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => re_exec(),
         Ok(false) => ExitCode::SUCCESS,
-        Err(e) => {
-            // Our errors carry their causes in their own message already;
-            // the `{:#}` chain would repeat them.
-            eprintln!("koji-osbuild-builder: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failed(e),
     }
+}
+
+/// An error as the one line the daemon or a tool ends with. Our errors
+/// carry their causes in their own message already; the `{:#}` chain would
+/// repeat them.
+fn failed(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("koji-osbuild-builder: {e}");
+    ExitCode::FAILURE
 }
 
 /// `doctor` or a compose command: the exit status it reports, and any
@@ -95,10 +95,7 @@ fn tool(runtime: &tokio::runtime::Runtime, command: Command) -> ExitCode {
     });
     match result {
         Ok(status) => ExitCode::from(status),
-        Err(e) => {
-            eprintln!("koji-osbuild-builder: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failed(e),
     }
 }
 
