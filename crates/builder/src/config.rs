@@ -269,14 +269,12 @@ impl Conf {
         // Upstream tests `"ssl_cert" in composer`, so an empty value is
         // still "set" and then fails; we say so instead of failing at
         // connect time.
-        let ssl_cert = match c.get("ssl_cert")? {
-            None => None,
-            Some(v) => Some(parse_cert(&v).map_err(|e| c.invalid("ssl_cert", e))?),
-        };
-        let ssl_verify = match c.get("ssl_verify")? {
-            None => SslVerify::Enabled,
-            Some(v) => parse_verify(&v).map_err(|e| c.invalid("ssl_verify", e))?,
-        };
+        let ssl_cert = c.get("ssl_cert")?.map(|v| parse_cert(&v));
+        let ssl_cert = ssl_cert.transpose().map_err(|e| c.invalid("ssl_cert", e))?;
+        let ssl_verify = c.get("ssl_verify")?.map(|v| parse_verify(&v));
+        let ssl_verify = ssl_verify
+            .transpose()
+            .map_err(|e| c.invalid("ssl_verify", e))?;
         let oauth = if self.ini.has_section("composer:oauth") {
             let o = self.section("composer:oauth");
             Some(OAuthCredentials {
@@ -290,7 +288,7 @@ impl Conf {
         let server = c.get("server")?;
         let options = ClientOptions {
             ssl_cert,
-            ssl_verify,
+            ssl_verify: ssl_verify.unwrap_or_default(),
             // Upstream: `if proxy:` - an empty value means no proxy.
             proxy: c.nonempty("proxy")?,
             oauth,
