@@ -345,10 +345,7 @@ pub struct ComposeStatus {
 impl ComposeStatus {
     /// Upstream's `is_finished`: success or failure.
     pub fn is_finished(&self) -> bool {
-        matches!(
-            self.status,
-            ComposeStatusValue::Success | ComposeStatusValue::Failure
-        )
+        self.is_success() || self.status == ComposeStatusValue::Failure
     }
 
     /// Upstream's `is_success`.
