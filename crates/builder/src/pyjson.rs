@@ -17,9 +17,7 @@ pub fn dumps(value: &Value) -> String {
 
 fn indent(out: &mut String, level: usize) {
     out.push('\n');
-    for _ in 0..level {
-        out.push_str("    ");
-    }
+    out.push_str(&"    ".repeat(level));
 }
 
 fn write_value(out: &mut String, value: &Value, level: usize) {
@@ -27,15 +25,11 @@ fn write_value(out: &mut String, value: &Value, level: usize) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
-            } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
-            } else if let Some(f) = n.as_f64() {
-                out.push_str(&koji::wire::python_float_repr(f));
-            }
-        }
+        // Integers as they are; floats as Python's repr.
+        Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
+            Some(f) => out.push_str(&koji::wire::python_float_repr(f)),
+            None => out.push_str(&n.to_string()),
+        },
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
             write_container(out, level, ['[', ']'], items.iter().map(|v| (None, v)));
