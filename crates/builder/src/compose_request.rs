@@ -70,15 +70,11 @@ pub fn substitute_arch(
 }
 
 fn identifier_len(s: &str) -> usize {
-    let mut len = 0;
-    for (i, c) in s.char_indices() {
-        let ok = c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit());
-        if !ok {
-            break;
-        }
-        len = i + c.len_utf8();
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return 0;
     }
-    len
+    s.find(|c: char| c != '_' && !c.is_ascii_alphanumeric())
+        .unwrap_or(s.len())
 }
 
 fn is_identifier(s: &str) -> bool {
