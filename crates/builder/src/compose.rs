@@ -142,12 +142,8 @@ fn compose_request(args: &ComposeArgs, default_koji: &str) -> ComposeRequest {
 /// Upstream's show_compose: status (bold on a terminal), koji task, koji
 /// build once there is one, and one line per image.
 fn show_compose(out: &mut dyn Write, status: &ComposeStatus, bold: bool) -> std::io::Result<()> {
-    let value = status.status.as_str();
-    if bold {
-        writeln!(out, "status: {BOLD}{value}{RESET}")?;
-    } else {
-        writeln!(out, "status: {value}")?;
-    }
+    let (on, off) = if bold { (BOLD, RESET) } else { ("", "") };
+    writeln!(out, "status: {on}{}{off}", status.status)?;
     // Upstream prints Python's None when composer sends no task id (the v2
     // API does not have one); kept so that scripts reading it still match.
     let task = status
@@ -171,11 +167,7 @@ fn show_compose(out: &mut dyn Write, status: &ComposeStatus, bold: bool) -> std:
 fn describe_image(image: &ImageStatus) -> String {
     let mut line = image.status.as_str().to_string();
     if let Some(upload) = &image.upload_status {
-        line.push_str(&format!(
-            " (upload {}: {})",
-            upload.type_.as_str(),
-            upload.status.as_str()
-        ));
+        line.push_str(&format!(" (upload {}: {})", upload.type_, upload.status));
     }
     if let Some(error) = &image.error {
         line.push_str(&format!(": error {}: {}", error.id, error.reason));
