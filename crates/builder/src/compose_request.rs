@@ -144,8 +144,7 @@ pub fn compose_request(
                     .map(|r| substitute_arch("ostree ref", &r, arch))
                     .transpose()?,
                 url: nonempty(&o.url),
-                contenturl: None,
-                rhsm: None,
+                ..OSTree::default()
             });
         }
         if let Some(u) = upload_options {
