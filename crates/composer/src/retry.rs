@@ -166,8 +166,11 @@ pub(crate) fn random_offset(d: Duration) -> Duration {
 /// `d * (1 + fraction * (2u - 1))` for `u` in `0..1`: the pure part of
 /// [`jittered`].
 fn scale(d: Duration, fraction: f64, u: f64) -> Duration {
-    // max and min drop a NaN: no jitter then.
-    let fraction = fraction.max(0.0).min(1.0);
+    let fraction = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let factor = 1.0 + fraction * (2.0 * u.clamp(0.0, 1.0) - 1.0);
     d.mul_f64(factor.max(0.0))
 }
