@@ -269,13 +269,9 @@ impl Builder {
         let active = weights.len();
         let ready = active < capacity;
         let waiting = self.tasks.len() - active;
-        let data = Value::from_pairs([
-            (
-                "methods",
-                Value::Array(METHODS.iter().map(|m| Value::from(*m)).collect()),
-            ),
-            ("maxjobs", Value::Int((capacity + waiting) as i64)),
-        ]);
+        let methods = Value::Array(METHODS.iter().map(|m| Value::from(*m)).collect());
+        let maxjobs = Value::Int((capacity + waiting) as i64);
+        let data = Value::from_pairs([("methods", methods), ("maxjobs", maxjobs)]);
         host.update_host(weights.iter().sum(), ready, Some(data))
             .await?;
         if !ready {
@@ -357,13 +353,9 @@ impl Builder {
         let calls: Vec<Call> = handled
             .iter()
             .flat_map(|(id, _, weight)| {
-                [
-                    Call::new("host.openTask", vec![Value::Int(*id)]),
-                    Call::new(
-                        "host.setTaskWeight",
-                        vec![Value::Int(*id), Value::from(*weight)],
-                    ),
-                ]
+                let (id, weight) = (Value::Int(*id), Value::from(*weight));
+                let open = Call::new("host.openTask", vec![id.clone()]);
+                [open, Call::new("host.setTaskWeight", vec![id, weight])]
             })
             .collect();
         let mut replies = self.multi_call(&calls).await?.into_iter();

@@ -464,14 +464,13 @@ async fn cancel_overdue(ctx: &TaskContext, cid: &str, limit: Duration) -> TaskEr
     let limit = secs(limit);
     tracing::warn!(task_id = ctx.task_id, compose_id = %cid,
         "compose {cid} exceeded compose_timeout = {limit} s; canceling it");
-    match ctx.composer.compose_delete(cid).await {
-        Ok(_) => TaskError::Build(format!(
-            "compose {cid} exceeded compose_timeout = {limit} s and was cancelled"
-        )),
-        Err(e) => TaskError::Build(format!(
-            "compose {cid} exceeded compose_timeout = {limit} s; cancelling it in composer failed: {e}"
-        )),
-    }
+    let outcome = match ctx.composer.compose_delete(cid).await {
+        Ok(_) => " and was cancelled".to_string(),
+        Err(e) => format!("; cancelling it in composer failed: {e}"),
+    };
+    TaskError::Build(format!(
+        "compose {cid} exceeded compose_timeout = {limit} s{outcome}"
+    ))
 }
 
 /// Follows the compose, attaching compose-status.json each time the status
