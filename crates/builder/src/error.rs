@@ -3,6 +3,14 @@
 
 use koji::{Fault, FaultKind};
 
+/// A [`TaskError::Build`] with a `format!` message.
+macro_rules! build_error {
+    ($($message:tt)+) => {
+        $crate::error::TaskError::Build(format!($($message)+))
+    };
+}
+pub(crate) use build_error;
+
 /// Why a task handler stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -30,11 +38,8 @@ impl TaskError {
         match self {
             TaskError::Build(m) => Fault::of_kind(FaultKind::BuildError, m.clone()),
             TaskError::Parameter(m) => Fault::of_kind(FaultKind::ParameterError, m.clone()),
-            TaskError::Koji(e) => match e.fault() {
-                Some(f) => f,
-                // kojid sends code 1 for errors that are not Koji faults.
-                None => Fault::new(1, e.to_string()),
-            },
+            // kojid sends code 1 for errors that are not Koji faults.
+            TaskError::Koji(e) => e.fault().unwrap_or_else(|| Fault::new(1, e.to_string())),
             TaskError::Subtask(f) => f.clone(),
             TaskError::Composer(e) => Fault::of_kind(FaultKind::GenericError, e.to_string()),
         }

@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::compose_request::{compose_request, tag_repo, user_repos};
-use crate::error::TaskError;
+use crate::error::{build_error, TaskError};
 use crate::pyjson;
 
 /// kojid's `_taskWeight` of upstream's handler.
@@ -218,7 +218,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let target = ctx
         .hub(|s| async move { s.get_build_target(name, true).await })
         .await?
-        .ok_or_else(|| TaskError::Build(format!("Target '{}' not found", req.target)))?;
+        .ok_or_else(|| build_error!("Target '{}' not found", req.target))?;
 
     let build_tag = target.build_tag;
     let buildconfig = ctx
@@ -227,17 +227,17 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let tag_arches = buildconfig.arch_list();
     if tag_arches.is_empty() {
         // Upstream's message, typo included (`'%{name}'`).
-        return Err(TaskError::Build(format!(
+        return Err(build_error!(
             "Missing arches for tag '%{}'",
             buildconfig.name
-        )));
+        ));
     }
     let unsupported = osbuild_task::arches_missing_from_tag(&req.arches, &tag_arches);
     if !unsupported.is_empty() {
-        return Err(TaskError::Build(format!(
+        return Err(build_error!(
             "Unsupported architecture(s): {}",
             python_set_repr(&unsupported)
-        )));
+        ));
     }
 
     let repos = match user_repos(&req) {
@@ -246,13 +246,9 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
             let repo = ctx
                 .hub(|s| async move { s.get_repo(build_tag).await })
                 .await?
-                .ok_or_else(|| {
-                    TaskError::Build(format!("No repo for tag {}", target.build_tag_name))
-                })?;
+                .ok_or_else(|| build_error!("No repo for tag {}", target.build_tag_name))?;
             let topurl = ctx.topurl.as_deref().ok_or_else(|| {
-                TaskError::Build(
-                    "the builder has no topurl configured ([builder] topurl), so it cannot name the build tag's repo; pass --repo".into(),
-                )
+                build_error!("the builder has no topurl configured ([builder] topurl), so it cannot name the build tag's repo; pass --repo")
             })?;
             vec![tag_repo(topurl, &target.build_tag_name, repo.id)]
         }
@@ -305,15 +301,13 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     attach_manifests_and_logs(ctx, &cid, images, &mut outage).await?;
 
     if !status.is_success() {
-        return Err(TaskError::Build(format!("Compose failed (id: {cid})")));
+        return Err(build_error!("Compose failed (id: {cid})"));
     }
     let build_id = status.koji_build_id().ok_or_else(|| {
-        TaskError::Build(format!(
-            "Compose {cid} succeeded but composer reports no Koji build id"
-        ))
+        build_error!("Compose {cid} succeeded but composer reports no Koji build id")
     })?;
     let build_id_i = i64::try_from(build_id)
-        .map_err(|_| TaskError::Build(format!("Koji build id {build_id} out of range")))?;
+        .map_err(|_| build_error!("Koji build id {build_id} out of range"))?;
 
     if req.opts.skip_tag != Some(true) {
         tag_build(ctx, target.dest_tag, build_id_i).await?;
@@ -416,13 +410,13 @@ fn composer_trouble(
                 secs(pause));
             Ok(pause)
         }
-        OutageStep::GiveUp { lasted } => Err(TaskError::Build(format!(
+        OutageStep::GiveUp { lasted } => Err(build_error!(
             "composer {server} kept failing for {lasted} s while {doing} compose {cid}, \
              longer than composer_outage_timeout = {limit} s; last error: {error}",
             server = ctx.composer.server(),
             lasted = secs(lasted),
             limit = secs(ctx.composer_outage_timeout),
-        ))),
+        )),
     }
 }
 
@@ -468,9 +462,7 @@ async fn cancel_overdue(ctx: &TaskContext, cid: &str, limit: Duration) -> TaskEr
         Ok(_) => " and was cancelled".to_string(),
         Err(e) => format!("; cancelling it in composer failed: {e}"),
     };
-    TaskError::Build(format!(
-        "compose {cid} exceeded compose_timeout = {limit} s{outcome}"
-    ))
+    build_error!("compose {cid} exceeded compose_timeout = {limit} s{outcome}")
 }
 
 /// Follows the compose, attaching compose-status.json each time the status
@@ -521,7 +513,7 @@ async fn follow_compose(
                 let pause = composer_trouble(ctx, cid, outage, e, "following")?;
                 before_deadline!(tokio::time::sleep(pause));
             }
-            None => return Err(TaskError::Build(format!("lost track of compose {cid}"))),
+            None => return Err(build_error!("lost track of compose {cid}")),
         }
     }
 }

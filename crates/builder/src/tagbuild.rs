@@ -3,7 +3,7 @@
 
 use koji::{ClientSession, Value};
 
-use crate::error::TaskError;
+use crate::error::{build_error, TaskError};
 use crate::osbuild::TaskContext;
 
 /// Runs `tagBuild(tag_id, build_id, force=False, fromtag=None,
@@ -31,7 +31,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     let task = ctx
         .hub(|s| async move { s.get_task_info(task_id, false).await })
         .await?
-        .ok_or_else(|| TaskError::Build(format!("no such task: {task_id}")))?;
+        .ok_or_else(|| build_error!("no such task: {task_id}"))?;
     let owner = task.owner.unwrap_or_default();
     let notify = |s: ClientSession, failure: Option<String>| async move {
         let msg = failure.as_deref();
