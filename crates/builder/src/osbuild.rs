@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use composer::{ComposeStatus, ImageRequest, Outage, OutagePolicy, OutageStep};
+use composer::{ComposeStatus, ImageRequest, Outage, OutageStep};
 use koji::{ClientSession, Value};
 use osbuild_task::OsbuildImageRequest;
 use serde_json::json;
@@ -212,7 +212,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
     tracing::info!(task_id, name = %req.name, version = %req.version, target = %req.target,
         arches = ?req.arches, "building image via osbuild");
     let earlier = recorded_compose(ctx).await?;
-    let mut outage = Outage::new(OutagePolicy::new(ctx.composer_outage_timeout));
+    let mut outage = Outage::new(ctx.composer_outage_timeout);
 
     let name = req.target.as_str();
     let target = ctx

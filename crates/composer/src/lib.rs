@@ -42,5 +42,5 @@ pub use api::{
 pub use client::{Client, ClientOptions, ComposeWatch, API_BASE, DEFAULT_POLL_INTERVAL};
 pub use error::Error;
 pub use oauth::{OAuthCredentials, Secret};
-pub use retry::{jittered, Outage, OutagePolicy, OutageStep, RetryPolicy};
+pub use retry::{jittered, Outage, OutageStep, RetryPolicy};
 pub use tls::{client_config, ClientCert, Identity, SslVerify};

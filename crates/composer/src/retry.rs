@@ -62,34 +62,6 @@ impl RetryPolicy {
     }
 }
 
-/// How long to keep going while composer is failing: for a caller that
-/// follows a compose for hours (the builder), a composer restart or a
-/// proxy's bad ten minutes must not end the task, but an outage that does
-/// not end must, eventually. Each failure of a transient kind (see
-/// [`crate::Error::is_transient`]) after the client's own retries is one
-/// [`Outage::failed`]; the first success ends the outage.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OutagePolicy {
-    /// Give up once the failures have lasted this long (measured from the
-    /// first failure of the outage). Zero: give up at the first failure.
-    pub timeout: Duration,
-    /// The pause after the first failure; it doubles with each further one.
-    pub first_pause: Duration,
-    /// The longest pause between tries.
-    pub max_pause: Duration,
-}
-
-impl OutagePolicy {
-    /// The pauses the builder uses: 1 s, doubling, at most 60 s.
-    pub fn new(timeout: Duration) -> Self {
-        OutagePolicy {
-            timeout,
-            first_pause: Duration::from_secs(1),
-            max_pause: Duration::from_secs(60),
-        }
-    }
-}
-
 /// What to do after a failed request during an outage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutageStep {
@@ -99,41 +71,53 @@ pub enum OutageStep {
     GiveUp { lasted: Duration },
 }
 
+/// How long to keep going while composer is failing: for a caller that
+/// follows a compose for hours (the builder), a composer restart or a
+/// proxy's bad ten minutes must not end the task, but an outage that does
+/// not end must, eventually. Each failure of a transient kind (see
+/// [`crate::Error::is_transient`]) after the client's own retries is one
+/// [`Outage::failed`]; the first success ends the outage.
+///
 /// One outage's bookkeeping: when it began and how many tries failed.
 /// Pure (the caller passes the time in), so the give-up rule is testable.
 #[derive(Debug, Clone)]
 pub struct Outage {
-    policy: OutagePolicy,
+    /// Give up once the failures have lasted this long (measured from the
+    /// first failure of the outage). Zero: give up at the first failure.
+    timeout: Duration,
     since: Option<Instant>,
     failures: u32,
 }
 
 impl Outage {
-    pub fn new(policy: OutagePolicy) -> Self {
+    /// The pause after the first failure; it doubles with each further one.
+    const FIRST_PAUSE: Duration = Duration::from_secs(1);
+    /// The longest pause between tries.
+    const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+    pub fn new(timeout: Duration) -> Self {
         Outage {
-            policy,
+            timeout,
             since: None,
             failures: 0,
         }
     }
 
     /// A request failed at `now`: retry after the returned pause, or give
-    /// up. The pause doubles from `first_pause` up to `max_pause` and never
-    /// reaches past the give-up time, so the last try happens right at it.
+    /// up. The pause doubles from 1 s up to 60 s and never reaches past the
+    /// give-up time, so the last try happens right at it.
     pub fn failed(&mut self, now: Instant) -> OutageStep {
         let since = *self.since.get_or_insert(now);
         self.failures = self.failures.saturating_add(1);
         let lasted = now.saturating_duration_since(since);
-        if lasted >= self.policy.timeout {
+        if lasted >= self.timeout {
             return OutageStep::GiveUp { lasted };
         }
         let exp = (self.failures - 1).min(20);
-        let pause = self
-            .policy
-            .first_pause
+        let pause = Self::FIRST_PAUSE
             .saturating_mul(1u32 << exp)
-            .min(self.policy.max_pause)
-            .min(self.policy.timeout - lasted);
+            .min(Self::MAX_PAUSE)
+            .min(self.timeout - lasted);
         OutageStep::Retry(pause)
     }
 
@@ -204,29 +188,29 @@ mod tests {
     #[test]
     fn outage_backs_off_and_gives_up_after_the_timeout() {
         let t0 = Instant::now();
-        let mut o = Outage::new(OutagePolicy {
-            timeout: Duration::from_secs(100),
-            first_pause: Duration::from_secs(1),
-            max_pause: Duration::from_secs(30),
-        });
+        let mut o = Outage::new(Duration::from_secs(200));
         let at = |s: u64| t0 + Duration::from_secs(s);
         assert_eq!(o.failed(at(0)), OutageStep::Retry(Duration::from_secs(1)));
         assert_eq!(o.failed(at(1)), OutageStep::Retry(Duration::from_secs(2)));
         assert_eq!(o.failed(at(3)), OutageStep::Retry(Duration::from_secs(4)));
         assert_eq!(o.failed(at(7)), OutageStep::Retry(Duration::from_secs(8)));
         assert_eq!(o.failed(at(15)), OutageStep::Retry(Duration::from_secs(16)));
+        assert_eq!(o.failed(at(31)), OutageStep::Retry(Duration::from_secs(32)));
         assert_eq!(
-            o.failed(at(31)),
-            OutageStep::Retry(Duration::from_secs(30)),
+            o.failed(at(63)),
+            OutageStep::Retry(Duration::from_secs(60)),
             "capped"
         );
-        assert_eq!(o.lasted(at(61)), Duration::from_secs(61));
+        assert_eq!(o.lasted(at(123)), Duration::from_secs(123));
         // the last pause ends right at the give-up time
-        assert_eq!(o.failed(at(90)), OutageStep::Retry(Duration::from_secs(10)));
         assert_eq!(
-            o.failed(at(100)),
+            o.failed(at(190)),
+            OutageStep::Retry(Duration::from_secs(10))
+        );
+        assert_eq!(
+            o.failed(at(200)),
             OutageStep::GiveUp {
-                lasted: Duration::from_secs(100)
+                lasted: Duration::from_secs(200)
             }
         );
     }
@@ -234,7 +218,7 @@ mod tests {
     #[test]
     fn a_success_ends_the_outage() {
         let t0 = Instant::now();
-        let mut o = Outage::new(OutagePolicy::new(Duration::from_secs(10)));
+        let mut o = Outage::new(Duration::from_secs(10));
         assert_eq!(o.failed(t0), OutageStep::Retry(Duration::from_secs(1)));
         assert_eq!(
             o.failed(t0 + Duration::from_secs(9)),
@@ -254,7 +238,7 @@ mod tests {
 
     #[test]
     fn zero_timeout_gives_up_at_once() {
-        let mut o = Outage::new(OutagePolicy::new(Duration::ZERO));
+        let mut o = Outage::new(Duration::ZERO);
         assert_eq!(
             o.failed(Instant::now()),
             OutageStep::GiveUp {
