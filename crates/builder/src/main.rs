@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use koji_osbuild_builder::cli::Command;
 use koji_osbuild_builder::{Builder, Cli, Settings};
+use tracing_subscriber::EnvFilter;
 
 mod compose;
 mod doctor;
@@ -28,12 +29,10 @@ fn main() -> ExitCode {
     // The daemon logs at info; the tools print their own lines, so their
     // logs stay off unless RUST_LOG asks for them.
     let default_log = if cli.command.is_some() { "off" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
-        )
+        .with_env_filter(filter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

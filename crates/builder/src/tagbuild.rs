@@ -20,13 +20,12 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
             .and_then(|v| v.as_i64())
             .ok_or_else(|| TaskError::Parameter(format!("tagBuild: '{name}' must be an integer")))
     };
+    let flag = |i: usize, name: &str| arg(i, name).and_then(|v| v.as_bool()) == Some(true);
     let tag_id = int(0, "tag_id")?;
     let build_id = int(1, "build_id")?;
-    let force = arg(2, "force").and_then(|v| v.as_bool()).unwrap_or(false);
+    let force = flag(2, "force");
     let fromtag = arg(3, "fromtag").and_then(|v| v.as_i64());
-    let ignore_success = arg(4, "ignore_success")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let ignore_success = flag(4, "ignore_success");
 
     let task = ctx
         .hub(|s| async move { s.get_task_info(task_id, false).await })
