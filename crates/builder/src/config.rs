@@ -137,12 +137,8 @@ pub enum ConfigError {
     },
     #[error("no Koji host credentials: set 'cert' or 'user' and 'password' in [builder] of {files} (or in [kojid] of --kojid-config)")]
     NoCredentials { files: String },
-    #[error("'{key}' without 'password' in [{section}] of {file}")]
-    PasswordMissing {
-        file: String,
-        section: String,
-        key: String,
-    },
+    #[error("'user' without 'password' in [{section}] of {file}")]
+    PasswordMissing { file: String, section: String },
 }
 
 /// How the builder logs in to the hub as its host user.
@@ -479,7 +475,6 @@ fn host_auth(sources: &[&Source]) -> Result<Option<HostAuth>, ConfigError> {
                 return Err(ConfigError::PasswordMissing {
                     file: s.file("user"),
                     section: s.section.to_string(),
-                    key: "user".into(),
                 });
             };
             return Ok(Some(HostAuth::Password { user, password }));

@@ -605,12 +605,10 @@ async fn wait_for(ctx: &TaskContext, child: i64) -> Result<(), TaskError> {
     let results = ctx
         .hub(|s| async move { s.host().task_wait_results(id, &[child], None).await })
         .await?;
-    for (_, result) in results {
-        if let Err(fault) = result {
-            return Err(TaskError::Subtask(fault));
-        }
+    match results.into_iter().find_map(|(_, result)| result.err()) {
+        Some(fault) => Err(TaskError::Subtask(fault)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
