@@ -443,10 +443,8 @@ impl Builder {
             self.cancel(*id);
         }
         for (id, t) in self.tasks.drain() {
-            if tokio::time::timeout(Duration::from_secs(10), t.handle)
-                .await
-                .is_err()
-            {
+            let stopped = tokio::time::timeout(Duration::from_secs(10), t.handle).await;
+            if stopped.is_err() {
                 tracing::warn!(task_id = id, method = %t.method, "task did not stop in time");
             }
         }
@@ -471,10 +469,8 @@ impl Builder {
                 tracing::warn!("logout failed: {e}");
             }
         };
-        if tokio::time::timeout(SHUTDOWN_HUB_TIMEOUT, farewell)
-            .await
-            .is_err()
-        {
+        let said = tokio::time::timeout(SHUTDOWN_HUB_TIMEOUT, farewell).await;
+        if said.is_err() {
             tracing::warn!(
                 "the hub did not answer within {}s of the stop; leaving without logging out",
                 SHUTDOWN_HUB_TIMEOUT.as_secs()
@@ -620,11 +616,10 @@ impl Worker {
             return;
         };
         let id = self.ctx.task_id;
-        let state = match self
+        let info = self
             .ctx
-            .hub(|s| async move { s.get_task_info(id, false).await })
-            .await
-        {
+            .hub(|s| async move { s.get_task_info(id, false).await });
+        let state = match info.await {
             Ok(info) => info.map(|t| t.state),
             Err(e) => {
                 tracing::warn!(task_id = id, compose_id = %cid,
