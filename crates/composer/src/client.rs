@@ -130,12 +130,8 @@ impl Client {
         if let Some(timeout) = options.timeout {
             builder = builder.timeout(timeout);
         }
-        let identity = options
-            .ssl_cert
-            .as_ref()
-            .map(ClientCert::load)
-            .transpose()?;
-        let tls = tls::client_config(identity, &options.ssl_verify)?;
+        let identity = options.ssl_cert.as_ref().map(ClientCert::load);
+        let tls = tls::client_config(identity.transpose()?, &options.ssl_verify)?;
         builder = builder.tls_backend_preconfigured(tls);
 
         // Upstream: `if proxy:`, and a proxy without a scheme is http://.
