@@ -152,10 +152,7 @@ impl Client {
             builder = builder.no_proxy();
         }
 
-        let http = builder.build().map_err(|source| Error::ClientBuild {
-            detail: chain(&source),
-            source,
-        })?;
+        let http = builder.build().map_err(Error::ClientBuild)?;
 
         let oauth = match options.oauth {
             None => None,

@@ -31,12 +31,8 @@ pub enum Error {
     #[error("{0}")]
     TlsConfig(String),
 
-    #[error("cannot set up the HTTP client: {detail}")]
-    ClientBuild {
-        detail: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("cannot set up the HTTP client: {}", chain(.0))]
+    ClientBuild(#[source] reqwest::Error),
 
     /// No HTTP response: connection refused or reset, TLS failure, timeout.
     #[error("{method} {url} failed after {attempts} attempt(s): {detail}")]
