@@ -40,9 +40,7 @@ fn settings(args: &ComposerArgs) -> anyhow::Result<Settings> {
         max_retries: args.retries.unwrap_or(RetryPolicy::STANDALONE.max_retries),
         ..RetryPolicy::STANDALONE
     };
-    if let Some(url) = &args.url {
-        client.server = url.clone();
-    }
+    client.server = args.url.clone().unwrap_or(client.server);
     if let Some(cert) = &args.cert {
         client.ssl_cert = Some(match cert.to_str() {
             Some(value) => parse_cert(value).map_err(|e| anyhow::anyhow!("--cert: {e}"))?,
@@ -50,9 +48,7 @@ fn settings(args: &ComposerArgs) -> anyhow::Result<Settings> {
             None => composer::ClientCert::Combined(cert.clone()),
         });
     }
-    if let Some(ca) = &args.ca {
-        client.ssl_verify = SslVerify::CaPath(ca.clone());
-    }
+    client.ssl_verify = args.ca.clone().map_or(client.ssl_verify, SslVerify::CaPath);
     Ok(Settings {
         client,
         koji_server,

@@ -552,7 +552,7 @@ struct Worker {
 
 impl Worker {
     async fn run(self, mut cancelled: watch::Receiver<bool>) {
-        let id = self.ctx.task_id;
+        let (ctx, id) = (&self.ctx, self.ctx.task_id);
         let outcome = tokio::select! {
             r = self.handle() => Some(r),
             _ = cancelled.wait_for(|c| *c) => None,
@@ -564,8 +564,7 @@ impl Worker {
             }
             Some(Ok(result)) => {
                 let result = &result;
-                let closed = self
-                    .ctx
+                let closed = ctx
                     .hub(|s| async move { s.host().close_task(id, result).await })
                     .await;
                 match closed {
@@ -577,8 +576,7 @@ impl Worker {
             }
             Some(Err(err)) => {
                 let fault = &err.to_fault();
-                let failed = self
-                    .ctx
+                let failed = ctx
                     .hub(|s| async move { s.host().fail_task(id, fault).await })
                     .await;
                 match failed {
@@ -602,7 +600,7 @@ impl Worker {
                 }
             }
         }
-        if let Err(e) = self.ctx.session.logout().await {
+        if let Err(e) = ctx.session.logout().await {
             tracing::debug!(task_id = id, "subsession logout: {e}");
         }
     }
