@@ -44,8 +44,8 @@ fn main() -> ExitCode {
     if let Some(command) = cli.command {
         return tool(&runtime, command);
     }
-    let paths = cli.config.files();
-    let settings = match Settings::load(&paths, cli.config.kojid_config.as_deref()) {
+    let (paths, kojid_config) = (cli.config.files(), cli.config.kojid_config.as_deref());
+    let settings = match Settings::load(&paths, kojid_config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("koji-osbuild-builder: {e}");
@@ -53,13 +53,10 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        println!(
-            "configuration OK: hub {}, composer {}",
-            settings.hub, settings.composer.server
-        );
+        let (hub, composer) = (&settings.hub, &settings.composer.server);
+        println!("configuration OK: hub {hub}, composer {composer}");
         return ExitCode::SUCCESS;
     }
-    let kojid_config = cli.config.kojid_config.as_deref();
     let result = runtime.block_on(run(settings, &paths, kojid_config));
     // The runtime's threads and sockets end here, before a re-exec.
     drop(runtime);

@@ -22,10 +22,8 @@ pub fn ready(hub: &str, host_id: i64) {
 
 /// Tell systemd the daemon is shutting down (tasks are being freed).
 pub fn stopping() {
-    send(&[
-        NotifyState::Stopping,
-        NotifyState::Status("freeing tasks and logging out"),
-    ]);
+    let status = NotifyState::Status("freeing tasks and logging out");
+    send(&[NotifyState::Stopping, status]);
 }
 
 /// Tell systemd the daemon reloads its configuration (SIGHUP); the
