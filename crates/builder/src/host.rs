@@ -422,17 +422,15 @@ impl Builder {
             worker.run(cancelled).await;
             wake.notify_one();
         });
-        self.tasks.insert(
-            id,
-            RunningTask {
-                method: info.method,
-                weight,
-                cancel,
-                waiting,
-                alert,
-                handle,
-            },
-        );
+        let task = RunningTask {
+            method: info.method,
+            weight,
+            cancel,
+            waiting,
+            alert,
+            handle,
+        };
+        self.tasks.insert(id, task);
         Ok(())
     }
 
