@@ -214,7 +214,10 @@ pub async fn run(
     if session.get_tag(target.dest_tag, false).await?.is_none() {
         return Err(ImageError::UnknownDestinationTag(target.dest_tag_name));
     }
-    let has = session.get_build_config(target.build_tag).await?.arch_list();
+    let has = session
+        .get_build_config(target.build_tag)
+        .await?
+        .arch_list();
     let missing = osbuild_task::arches_missing_from_tag(&request.arches, &has);
     if !missing.is_empty() {
         return Err(ImageError::ArchesMissing {
