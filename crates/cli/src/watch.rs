@@ -14,7 +14,10 @@ use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-use koji::{from_value, BuildInfo, Call, ClientSession, FileStat, TaskInfo, TaskState, Value};
+use koji::{
+    from_value, kwargs, BuildInfo, Call, ClientSession, FileStat, TaskInfo, TaskState, Value,
+};
+use osbuild_task::OsbuildImageRequest;
 use serde_json::{json, Value as Json};
 
 /// The file the builder attaches with the compose id (`{id, server}`).
@@ -154,14 +157,10 @@ impl<'a, W: Write> Watcher<'a, W> {
     /// changed. True once the task is done (and its end line printed).
     async fn poll(&mut self, id: i64) -> Result<bool, WatchError> {
         let first = !self.tasks.contains_key(&id);
-        let mut info_kw = koji::Struct::new();
-        info_kw.insert("request".into(), Value::Bool(first));
-        let mut stat_kw = koji::Struct::new();
-        stat_kw.insert("stat".into(), Value::Bool(true));
         let calls = [
-            Call::with_kwargs("getTaskInfo", vec![id.into()], info_kw),
+            Call::with_kwargs("getTaskInfo", vec![id.into()], kwargs([("request", first)])),
             Call::new("getTaskChildren", vec![id.into()]),
-            Call::with_kwargs("listTaskOutput", vec![id.into()], stat_kw),
+            Call::with_kwargs("listTaskOutput", vec![id.into()], kwargs([("stat", true)])),
         ];
         let mut replies = self.session.multi_call(&calls).await?.into_iter();
         let mut next = || -> Result<Value, koji::Error> {
@@ -184,20 +183,14 @@ impl<'a, W: Write> Watcher<'a, W> {
                 label: info.method.clone(),
                 ..Seen::default()
             };
-            if let Some(Ok(params)) = info.request_params() {
-                if info.method == osbuild_task::METHOD {
-                    let text = |i: usize| params.get(i).and_then(Value::as_str).unwrap_or("?");
-                    seen.label = format!("{} {}-{}", info.method, text(0), text(1));
-                    seen.arches = params
-                        .get(5)
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                }
+            // An image task is named by its build, and its compose's images
+            // by the task's arches, in order.
+            let request = info.request_params().and_then(Result::ok).map(|params| {
+                OsbuildImageRequest::from_args(&koji::value_to_json(&Value::Array(params)))
+            });
+            if let Some(Ok(request)) = request.filter(|_| info.method == osbuild_task::METHOD) {
+                seen.label = format!("{} {}-{}", info.method, request.name, request.version);
+                seen.arches = request.arches;
             }
             self.tasks.insert(id, seen);
         }
