@@ -322,7 +322,7 @@ impl Doctor<'_> {
                 let problem = format!(
                     "cannot connect to {host}:{port}: {}; is composer running there? Check \
                      {server_key}",
-                    io(&e)
+                    doctor_report::io_reason(&e)
                 );
                 return no_connection(report, problem, "composer not reachable");
             }
@@ -411,7 +411,7 @@ impl Doctor<'_> {
                     }
                     Some(other) => other.to_string(),
                     // Not TLS's: the CA setting unusable, no answer, ...
-                    None => io(&failure),
+                    None => doctor_report::io_reason(&failure),
                 };
                 format!(
                     "TLS with {server} failed: {e}; check {verify_key} and {}",
@@ -666,15 +666,6 @@ fn date(unix: i64) -> String {
         "{:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC",
         t.year()
     )
-}
-
-/// An I/O error without the "(os error N)" tail.
-fn io(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    text.split(" (os error ")
-        .next()
-        .unwrap_or(&text)
-        .to_string()
 }
 
 /// The connection check failed with `problem`, so TLS cannot be checked.

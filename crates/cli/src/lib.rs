@@ -10,13 +10,5 @@ mod image;
 mod session;
 mod watch;
 
-/// Text without Rust's " (os error N)" suffix: the one place that knows
-/// it, for file errors and for the error line.
-pub fn without_os_error(text: &str) -> &str {
-    text.split(" (os error ").next().unwrap_or(text)
-}
-
-/// An io::Error's reason, as a person reads it ("No such file or directory").
-pub fn io_reason(err: &std::io::Error) -> String {
-    without_os_error(&err.to_string()).to_string()
-}
+// Shared with the builder's tools through doctor-report.
+pub use doctor_report::{io_reason, without_os_error};

@@ -1,5 +1,6 @@
 //! The one line per check that `koji-osbuild doctor` and `koji-osbuild-builder
-//! doctor` print (`✓`, `✗` or `-`), and the checks of the hub both make.
+//! doctor` print (`✓`, `✗` or `-`), and the checks of the hub both make;
+//! also the I/O error text both tools print.
 
 use std::io::Write;
 use std::time::Duration;
@@ -9,6 +10,17 @@ use koji::ClientSession;
 /// One network step's limit: a doctor should answer in seconds, not wait
 /// out the clients' retries.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Text without Rust's " (os error N)" suffix: the one place that knows
+/// it, for the doctors' lines and the tools' one-line errors.
+pub fn without_os_error(text: &str) -> &str {
+    text.split(" (os error ").next().unwrap_or(text)
+}
+
+/// An I/O error as a person reads it ("No such file or directory").
+pub fn io_reason(err: &std::io::Error) -> String {
+    without_os_error(&err.to_string()).to_string()
+}
 
 /// What one check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
