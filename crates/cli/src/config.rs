@@ -43,7 +43,9 @@ impl ConfigLocations {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config file {0} can't be opened")]
+    /// The reason is in the line without Rust's "(os error N)"; the
+    /// caller's cause chain then adds nothing.
+    #[error("config file {} can't be opened: {}", .0.display(), crate::io_reason(.1))]
     Unreadable(PathBuf, #[source] std::io::Error),
     /// A syntax or `%(name)s` interpolation problem, with file and line.
     #[error(transparent)]
@@ -365,7 +367,10 @@ mod tests {
         let p = read_config("koji", Some(Path::new("~/other.conf")), &fx.locations).unwrap();
         assert_eq!(p.server, "https://other/kojihub");
         let err = read_config("koji", Some(Path::new("/no/such/file")), &fx.locations).unwrap_err();
-        assert!(err.to_string().contains("/no/such/file"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "config file /no/such/file can't be opened: No such file or directory"
+        );
     }
 
     #[test]
