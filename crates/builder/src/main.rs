@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour on a terminal only: under systemd or into a log file the
+        // escape codes would be noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
