@@ -649,6 +649,34 @@ fn bad_config_is_one_clear_line() {
     assert!(!err.contains("hostpass"));
 }
 
+/// A --config or --kojid-config file that is not there is named as such,
+/// by the daemon and by --check-config, and nothing starts.
+#[test]
+fn missing_config_file_is_named() {
+    for args in [
+        &["--config", "/nonexistent/builder.conf"][..],
+        &["--config", "/nonexistent/builder.conf", "--check-config"],
+        &[
+            "--kojid-config",
+            "/nonexistent/kojid.conf",
+            "--check-config",
+        ],
+    ] {
+        let out = std::process::Command::new(e2e::workspace_bin("koji-osbuild-builder"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let (flag, file) = (args[0], args[1]);
+        assert_eq!(
+            err.trim_end(),
+            format!("koji-osbuild-builder: config file {file} does not exist (given with {flag})"),
+            "{args:?}"
+        );
+    }
+}
+
 /// A task canceled by its owner while the compose runs is stopped in the
 /// builder (kojid kills the task process), its compose is canceled in
 /// composer, and the builder keeps serving.

@@ -506,9 +506,29 @@ async fn missing_builder_conf_is_one_line() {
             "/nonexistent/builder.conf",
         ])
         .await;
-    let line = out.one_line_error();
-    assert!(
-        line.starts_with("koji-osbuild-builder: cannot read config file /nonexistent/builder.conf"),
-        "{line}"
+    assert_eq!(
+        out.one_line_error(),
+        "koji-osbuild-builder: config file /nonexistent/builder.conf does not exist \
+         (given with --config)"
     );
+}
+
+/// With neither --url nor a builder.conf naming composer there is nothing
+/// to talk to: one line saying what to give, at once (no retries of
+/// upstream's https://localhost default).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_composer_configured_is_refused_at_once() {
+    let home = home_without_koji();
+    let out = home.koji_osbuild_builder(&["compose-status", "abc"]).await;
+    assert_eq!(
+        out.one_line_error(),
+        "koji-osbuild-builder: no composer to talk to: give --url URL, \
+         or --config builder.conf with [composer] server"
+    );
+    let conf = home.file("builder.conf", "[koji]\nserver = https://koji/kojihub\n");
+    let conf = conf.to_string_lossy();
+    let out = home
+        .koji_osbuild_builder(&["compose-wait", "abc", "--config", &conf])
+        .await;
+    assert!(out.one_line_error().contains("give --url URL"), "{out:#?}");
 }

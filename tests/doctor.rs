@@ -466,6 +466,22 @@ async fn unusable_config() {
     skipped(&out, &CHECKS[1..], "no usable configuration");
 }
 
+/// A --config file that is not there is the failed config check, named
+/// as missing (not as the credentials it would have held).
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_config_file() {
+    let home = Home::new();
+    let out = home
+        .koji_osbuild_builder(&["doctor", "--config", "/nonexistent/builder.conf"])
+        .await;
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(
+        failed(&out, "config"),
+        "config file /nonexistent/builder.conf does not exist (given with --config)"
+    );
+    skipped(&out, &CHECKS[1..], "no usable configuration");
+}
+
 /// `koji-osbuild doctor`: the koji profile `koji-osbuild image` would use.
 /// kojiuser may request images; nobody logs in but lacks the permission.
 /// `--client` (what it checked before the builder host's checks moved) is

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::DEFAULT_CONFIG_FILES;
+use crate::config::{self, ConfigError, Settings, DEFAULT_CONFIG_FILES};
 
 /// Koji builder host for osbuildImage tasks (osbuild-composer)
 ///
@@ -60,6 +60,17 @@ impl ConfigArgs {
             self.config.clone()
         }
     }
+
+    /// The settings these files give. The default builder.conf files may
+    /// be missing (upstream's `configparser.read`); a file given with
+    /// `--config` or `--kojid-config` must exist and be readable, so a
+    /// typo is named as such rather than as a key the file would have set.
+    pub fn load(&self) -> Result<Settings, ConfigError> {
+        for path in &self.config {
+            config::check_given(path, "--config")?;
+        }
+        Settings::load(&self.files(), self.kojid_config.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +107,7 @@ pub struct ComposerArgs {
 
     /// Base URL of osbuild-composer (the API is below
     /// /api/image-builder-composer/v2/) [default: builder.conf's
-    /// [composer] server, else https://localhost]
+    /// [composer] server; one of the two is required]
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 

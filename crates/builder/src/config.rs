@@ -111,7 +111,11 @@ const DEFAULT_COMPOSE_TIMEOUT: Duration = Duration::from_secs(86400);
 /// fix; none carries a secret value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {}: {source}", path.display())]
+    /// A file named on the command line (`flag`) that is not there: the
+    /// default files may be missing, a file given by hand may not.
+    #[error("config file {} does not exist (given with {flag})", path.display())]
+    NotFound { path: PathBuf, flag: &'static str },
+    #[error("cannot read config file {}: {}", path.display(), doctor_report::io_reason(source))]
     Read {
         path: PathBuf,
         #[source]
@@ -347,11 +351,47 @@ fn parse_verify(value: &str) -> Result<SslVerify, String> {
     }
 }
 
+/// A file given on the command line with `flag` (`--config`,
+/// `--kojid-config`) must exist and be readable, before anything starts.
+pub fn check_given(path: &Path, flag: &'static str) -> Result<(), ConfigError> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError::NotFound {
+            path: path.to_path_buf(),
+            flag,
+        }),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// What the compose commands take from builder.conf.
+#[derive(Debug)]
+pub struct ComposerSettings {
+    pub client: ClientOptions,
+    /// `[koji] server`, else upstream's default.
+    pub koji_server: String,
+    /// Whether a file set `[composer] server`; if not, `client.server` is
+    /// upstream's default, which the compose commands do not use.
+    pub server_configured: bool,
+}
+
 /// `[composer]`, `[composer:oauth]` and `[koji] server` of the builder.conf
-/// files `paths`, all of which must exist: the compose commands, which
-/// need no `[builder]` section.
-pub fn composer_settings(paths: &[PathBuf]) -> Result<(ClientOptions, String), ConfigError> {
-    Conf::read(paths, true)?.composer()
+/// files `paths`, all given with `--config` and so all required: the
+/// compose commands, which need no `[builder]` section.
+pub fn composer_settings(paths: &[PathBuf]) -> Result<ComposerSettings, ConfigError> {
+    for path in paths {
+        check_given(path, "--config")?;
+    }
+    let conf = Conf::read(paths, true)?;
+    let (client, koji_server) = conf.composer()?;
+    Ok(ComposerSettings {
+        client,
+        koji_server,
+        server_configured: conf.ini.entry("composer", "server").is_some(),
+    })
 }
 
 /// One section of one configuration: typed values, and errors that name
@@ -497,6 +537,7 @@ impl Settings {
         let kojid = match kojid_conf {
             None => None,
             Some(path) => {
+                check_given(path, "--kojid-config")?;
                 read_into(&mut kojid_ini, path)?;
                 Some(Source {
                     ini: &kojid_ini,
@@ -773,10 +814,15 @@ mod tests {
             e.contains("'sleeptime'") && e.contains("kojid.conf") && e.contains("[kojid]"),
             "{e}"
         );
-        let e = Settings::load(&[&b], Some(&dir.path().join("nope.conf")))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("nope.conf"), "{e}");
+        let nope = dir.path().join("nope.conf");
+        let e = Settings::load(&[&b], Some(&nope)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "config file {} does not exist (given with --kojid-config)",
+                nope.display()
+            )
+        );
     }
 
     #[test]
@@ -805,7 +851,7 @@ mod tests {
 
     /// [composer], [composer:oauth] and [koji] of one file that must exist.
     fn composer_part(dir: &Path, text: &str) -> Result<(ClientOptions, String), ConfigError> {
-        composer_settings(&[write(dir, "builder.conf", text)])
+        composer_settings(&[write(dir, "builder.conf", text)]).map(|c| (c.client, c.koji_server))
     }
 
     #[test]
@@ -921,11 +967,14 @@ mod tests {
             format!("[composer:oauth] in {path} is missing 'client_secret'")
         );
         // a file named for the compose commands must exist
-        let e = composer_settings(&[dir.path().join("nope.conf")]).unwrap_err();
-        assert!(
-            e.to_string().starts_with("cannot read config file ")
-                && e.to_string().contains("nope.conf"),
-            "{e}"
+        let nope = dir.path().join("nope.conf");
+        let e = composer_settings(&[nope.clone()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "config file {} does not exist (given with --config)",
+                nope.display()
+            )
         );
         // one that exists but cannot be read is an error for the daemon too
         let e = Settings::load(&[dir.path()], None).unwrap_err();

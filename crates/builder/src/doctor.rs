@@ -56,7 +56,7 @@ pub async fn run(args: &ConfigArgs, out: &mut dyn Write) -> u8 {
     let paths = args.files();
     let kojid = args.kojid_config.as_deref();
     let mut report = Report::new(out);
-    match Settings::load(&paths, kojid) {
+    match args.load() {
         Ok(settings) => {
             let doctor = Doctor {
                 settings: &settings,

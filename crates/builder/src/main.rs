@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         return tool(&runtime, command);
     }
     let (paths, kojid_config) = (cli.config.files(), cli.config.kojid_config.as_deref());
-    let settings = match Settings::load(&paths, kojid_config) {
+    let settings = match cli.config.load() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("koji-osbuild-builder: {e}");
