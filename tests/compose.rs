@@ -513,6 +513,38 @@ async fn missing_builder_conf_is_one_line() {
     );
 }
 
+/// While a compose command retries, each retry is one line on stderr:
+/// the attempt, the reason and the pause; then the error line.
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_are_shown_one_line_each() {
+    let home = home_without_koji();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = home
+        .koji_osbuild_builder(&["compose-status", "abc", "--url", &url, "--retries", "2"])
+        .await;
+    assert_ne!(out.code, 0, "{out:#?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{out:#?}");
+    let get = format!("koji-osbuild-builder: GET {url}/api/image-builder-composer/v2/composes/abc");
+    for (line, n, pause) in [(lines[0], 1, "0.0"), (lines[1], 2, "0.6")] {
+        assert!(
+            line.starts_with(&format!("{get} failed (attempt {n} of 3): "))
+                && line.contains("Connection refused")
+                && line.ends_with(&format!("; retrying in {pause} s")),
+            "{line}"
+        );
+    }
+    assert!(
+        lines[2].starts_with(&format!("{get} failed after 3 attempt(s)")),
+        "{out:#?}"
+    );
+}
+
 /// With neither --url nor a builder.conf naming composer there is nothing
 /// to talk to: one line saying what to give, at once (no retries of
 /// upstream's https://localhost default).

@@ -6,6 +6,7 @@
 //! read by the daemon's own config module); they open no Koji session.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use composer::{
@@ -44,6 +45,18 @@ fn settings(args: &ComposerArgs) -> anyhow::Result<Settings> {
         max_retries: args.retries.unwrap_or(RetryPolicy::STANDALONE.max_retries),
         ..RetryPolicy::STANDALONE
     };
+    // Each retry is one line on stderr, so a composer that is not there
+    // shows at once instead of as minutes of silence.
+    client.on_retry = Some(composer::OnRetry(Arc::new(|retry: &composer::Retrying| {
+        let reason = doctor_report::without_os_error(&retry.reason).to_string();
+        eprintln!(
+            "koji-osbuild-builder: {}",
+            composer::Retrying {
+                reason,
+                ..retry.clone()
+            }
+        );
+    })));
     // Upstream's stand-alone client falls back to https://localhost; a
     // typo'd or forgotten option would then retry a composer that is not
     // there for minutes. Say what is missing instead.

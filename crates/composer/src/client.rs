@@ -49,6 +49,47 @@ pub struct ClientOptions {
     /// Without a configured proxy, honour `HTTPS_PROXY`/`NO_PROXY`... from
     /// the environment, as requests does.
     pub env_proxy: bool,
+    /// Called before each pause of the retry policy, for a caller that
+    /// shows retries (the compose commands); this crate prints nothing.
+    pub on_retry: Option<OnRetry>,
+}
+
+/// A request failed and goes again after a pause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrying {
+    pub method: String,
+    pub url: String,
+    /// The attempt that failed, from 1, of `attempts` in all.
+    pub attempt: u32,
+    pub attempts: u32,
+    /// Why: the connection error, or composer's HTTP status.
+    pub reason: String,
+    pub pause: Duration,
+}
+
+impl std::fmt::Display for Retrying {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} failed (attempt {} of {}): {}; retrying in {:.1} s",
+            self.method,
+            self.url,
+            self.attempt,
+            self.attempts,
+            self.reason,
+            self.pause.as_secs_f64()
+        )
+    }
+}
+
+/// The callback of [`ClientOptions::on_retry`].
+#[derive(Clone)]
+pub struct OnRetry(pub Arc<dyn Fn(&Retrying) + Send + Sync>);
+
+impl std::fmt::Debug for OnRetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnRetry(..)")
+    }
 }
 
 impl ClientOptions {
@@ -65,6 +106,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(30),
             timeout: Some(Duration::from_secs(300)),
             env_proxy: true,
+            on_retry: None,
         }
     }
 }
@@ -80,6 +122,7 @@ struct Inner {
     server: String,
     api: Url,
     retry: RetryPolicy,
+    on_retry: Option<OnRetry>,
     oauth: Option<OAuth>,
 }
 
@@ -178,6 +221,7 @@ impl Client {
                 server: options.server,
                 api,
                 retry: options.retry,
+                on_retry: options.on_retry,
                 oauth,
             }),
         })
@@ -430,6 +474,13 @@ impl Client {
                     retries += 1;
                     let pause =
                         retry_after(&reply, policy).unwrap_or_else(|| policy.backoff(retries));
+                    self.retrying(
+                        method,
+                        url,
+                        attempt,
+                        format!("HTTP {}", reply.status),
+                        pause,
+                    );
                     tracing::warn!(
                         method = %method, url = %url, status = reply.status,
                         retry = retries, max_retries = policy.max_retries,
@@ -459,6 +510,7 @@ impl Client {
                     }
                     retries += 1;
                     let pause = policy.backoff(retries);
+                    self.retrying(method, url, attempt, detail.clone(), pause);
                     tracing::warn!(
                         method = %method, url = %url, error = %detail,
                         retry = retries, max_retries = policy.max_retries,
@@ -469,6 +521,20 @@ impl Client {
                 }
             };
             tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Tells the `on_retry` callback, if any, about the retry to come.
+    fn retrying(&self, method: &Method, url: &Url, attempt: u32, reason: String, pause: Duration) {
+        if let Some(OnRetry(callback)) = &self.inner.on_retry {
+            callback(&Retrying {
+                method: method.to_string(),
+                url: url.to_string(),
+                attempt,
+                attempts: self.inner.retry.max_retries.saturating_add(1),
+                reason,
+                pause,
+            });
         }
     }
 }

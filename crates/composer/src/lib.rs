@@ -39,7 +39,9 @@ pub use api::{
     ImageStatusValue, ImageType, Koji, KojiLogs, KojiStatus, OSTree, Repository, UploadOptions,
     UploadStatus, UploadStatusValue, UploadTarget, UploadType,
 };
-pub use client::{Client, ClientOptions, ComposeWatch, API_BASE, DEFAULT_POLL_INTERVAL};
+pub use client::{
+    Client, ClientOptions, ComposeWatch, OnRetry, Retrying, API_BASE, DEFAULT_POLL_INTERVAL,
+};
 pub use error::Error;
 pub use oauth::{OAuthCredentials, Secret};
 pub use retry::{jittered, Outage, OutageStep, RetryPolicy};

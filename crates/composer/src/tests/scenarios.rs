@@ -672,6 +672,58 @@ async fn refused_connections_are_retried_then_reported() {
     assert!(err.is_transient(), "a refused connection is an outage");
 }
 
+#[tokio::test]
+async fn on_retry_is_told_each_retry_with_attempt_reason_and_pause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let client = Client::new(ClientOptions {
+        retry: fast_retry(2),
+        on_retry: Some(crate::OnRetry(Arc::new(move |r: &crate::Retrying| {
+            s.lock().unwrap().push(r.clone())
+        }))),
+        ..options(&format!("http://127.0.0.1:{port}"))
+    })
+    .unwrap();
+    client.compose_status("x").await.unwrap_err();
+    let seen = seen.lock().unwrap().clone();
+    let attempts: Vec<(u32, u32)> = seen.iter().map(|r| (r.attempt, r.attempts)).collect();
+    assert_eq!(attempts, [(1, 3), (2, 3)], "no call after the last attempt");
+    let line = seen[1].to_string();
+    assert!(
+        line.starts_with(&format!("GET http://127.0.0.1:{port}/api/image-builder-composer/v2/composes/x failed (attempt 2 of 3): "))
+            && line.to_lowercase().contains("connect")
+            && line.ends_with("; retrying in 0.0 s"),
+        "{line}"
+    );
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::http(move |_| {
+        if c.fetch_add(1, Ordering::SeqCst) < 1 {
+            text(503, "busy")
+        } else {
+            json(200, json!({"status": "pending", "image_statuses": []}))
+        }
+    })
+    .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let client = Client::new(ClientOptions {
+        retry: fast_retry(2),
+        on_retry: Some(crate::OnRetry(Arc::new(move |r: &crate::Retrying| {
+            s.lock().unwrap().push(r.reason.clone())
+        }))),
+        ..options(&server.url)
+    })
+    .unwrap();
+    client.compose_status("x").await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["HTTP 503"]);
+}
+
 // ---- TLS -----------------------------------------------------------------
 
 async fn tls_server(pki: &Pki, require_client_cert: bool) -> Server {
