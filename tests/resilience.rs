@@ -292,3 +292,53 @@ async fn sessions_expiring_mid_compose_are_renewed_and_the_task_closes() {
     );
     assert!(!log.contains("SequenceError"), "{log}");
 }
+
+/// The hub is down (killed) when the builder gets SIGTERM: the builder
+/// does not wait out Koji's retries (two hours with kojid's defaults) but
+/// leaves at once, with one line saying it could not tell the hub. The
+/// task stays OPEN; with the hub back, the next start frees it, takes it
+/// again and resumes its compose: composer saw one compose.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_the_hub_down_exits_and_a_restart_resumes() {
+    let mut hub = TestHub::start();
+    let sim = ComposerSim::start(&hub, &["--compose-duration", "12s"]);
+    let mut builder = BuilderProcess::start(&builder_conf(&hub, &sim.url, FAST_HUB_RETRIES));
+    let user = hub.login("kojiuser", "kojipass").await;
+    let task_id = submit_guest_image(&user).await;
+    let cid = compose_running(&user, task_id).await;
+
+    hub.stop();
+    builder.signal("TERM");
+    // The stop is bounded at 5 s; the generous deadline is for slow CI.
+    let status = builder.wait_exit(Duration::from_secs(20)).await;
+    let log = builder.log();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit {status:?}\n{log}"
+    );
+    let leaving: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("leaving without logging out"))
+        .collect();
+    assert_eq!(leaving.len(), 1, "{log}");
+    assert!(
+        leaving[0].contains("tasks left OPEN are freed by the next start"),
+        "{log}"
+    );
+
+    hub.restart();
+    let user = hub.login("kojiuser", "kojipass").await;
+    let info = user.get_task_info(task_id, false).await.unwrap().unwrap();
+    assert_eq!(info.state, TaskState::Open, "not freed: the hub was down");
+    builder.restart();
+    let info = wait_done(&user, task_id, Duration::from_secs(90)).await;
+    let log = builder.log();
+    assert_closed(&info, &failure(&user, task_id).await, &log);
+    assert!(
+        log.contains("task freed (left open by a previous run)"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("resuming compose {cid}")), "{log}");
+    let stats = sim.stats();
+    assert_eq!(stats["composes_created"], 1, "no second compose: {stats}");
+}
