@@ -30,7 +30,7 @@ pub mod wire;
 pub use error::{DecodeError, Error, Result};
 pub use fault::{Fault, FaultKind};
 pub use host::Host;
-pub use session::{Call, ClientSession, Options, Progress, SessionInfo};
+pub use session::{Call, ClientSession, Observer, Options, Progress, SessionInfo};
 pub use types::*;
 pub use upload::{taskrelpath, UploadOptions};
 pub use value::{from_value, json_to_value, to_value, value_to_json, Struct, Value};

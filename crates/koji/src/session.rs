@@ -43,6 +43,28 @@ pub struct Options {
     pub key: Option<PathBuf>,
     /// Do not verify the hub's certificate (koji.conf `no_ssl_verify`).
     pub no_ssl_verify: bool,
+    /// Told of every exchange with the hub (each try of a call, each
+    /// upload chunk), e.g. for a caller's metrics; subsessions share it.
+    pub observer: Option<Observer>,
+}
+
+/// A callback told of each exchange with the hub: the method (`multiCall`,
+/// `rawUpload`, …) and how the exchange ended. It runs on the caller's
+/// task, so it must be quick.
+#[derive(Clone)]
+pub struct Observer(Arc<dyn Fn(&str, std::result::Result<(), &Error>) + Send + Sync>);
+
+impl Observer {
+    /// An observer calling `f`.
+    pub fn new(f: impl Fn(&str, std::result::Result<(), &Error>) + Send + Sync + 'static) -> Self {
+        Observer(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Default for Options {
@@ -60,6 +82,7 @@ impl Default for Options {
             cert: None,
             key: None,
             no_ssl_verify: false,
+            observer: None,
         }
     }
 }
@@ -429,6 +452,9 @@ impl ClientSession {
             tracing::debug!(method, attempt = tries, "Koji call");
             let outcome = self.send_once(prepared).await;
             self.state().progress.last_exchange = Some(Instant::now());
+            if let Some(observer) = &opts.observer {
+                (observer.0)(method, outcome.as_ref().map(|_| ()));
+            }
             match outcome {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_fault(FaultKind::ServerOffline) && opts.offline_retry => {
