@@ -52,6 +52,36 @@ pub struct ClientOptions {
     /// Called before each pause of the retry policy, for a caller that
     /// shows retries (the compose commands); this crate prints nothing.
     pub on_retry: Option<OnRetry>,
+    /// Told of every request's outcome (each try, token requests too), e.g.
+    /// for a caller's metrics; this crate keeps no counts itself.
+    pub observer: Option<Observer>,
+}
+
+/// How one HTTP request ended, for an [`Observer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// An answer with this status.
+    Answered(u16),
+    /// No answer; `certificate`: a TLS certificate problem.
+    Failed { certificate: bool },
+}
+
+/// The callback of [`ClientOptions::observer`]: the HTTP method and how the
+/// request ended. It runs on the caller's task, so it must be quick.
+#[derive(Clone)]
+pub struct Observer(Arc<dyn Fn(&str, Exchange) + Send + Sync>);
+
+impl Observer {
+    /// An observer calling `f`.
+    pub fn new(f: impl Fn(&str, Exchange) + Send + Sync + 'static) -> Self {
+        Observer(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer(..)")
+    }
 }
 
 /// A request failed and goes again after a pause.
@@ -107,6 +137,7 @@ impl ClientOptions {
             timeout: Some(Duration::from_secs(300)),
             env_proxy: true,
             on_retry: None,
+            observer: None,
         }
     }
 }
@@ -123,6 +154,7 @@ struct Inner {
     api: Url,
     retry: RetryPolicy,
     on_retry: Option<OnRetry>,
+    observer: Option<Observer>,
     oauth: Option<OAuth>,
 }
 
@@ -222,6 +254,7 @@ impl Client {
                 api,
                 retry: options.retry,
                 on_retry: options.on_retry,
+                observer: options.observer,
                 oauth,
             }),
         })
@@ -464,7 +497,17 @@ impl Client {
         let mut retries = 0u32;
         loop {
             let attempt = retries + 1;
-            let pause = match read_reply(build()).await {
+            let outcome = read_reply(build()).await;
+            if let Some(Observer(observer)) = &self.inner.observer {
+                let exchange = match &outcome {
+                    Ok(reply) => Exchange::Answered(reply.status),
+                    Err(e) => Exchange::Failed {
+                        certificate: certificate_hint(&transport_cause(e)).is_some(),
+                    },
+                };
+                observer(method.as_str(), exchange);
+            }
+            let pause = match outcome {
                 Ok(reply) => {
                     tracing::debug!(method = %method, url = %url, status = reply.status, attempt, "composer request");
                     let retry = idempotent && RetryPolicy::retries_status(reply.status);

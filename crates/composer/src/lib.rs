@@ -40,7 +40,8 @@ pub use api::{
     UploadStatus, UploadStatusValue, UploadTarget, UploadType,
 };
 pub use client::{
-    Client, ClientOptions, ComposeWatch, OnRetry, Retrying, API_BASE, DEFAULT_POLL_INTERVAL,
+    Client, ClientOptions, ComposeWatch, Exchange, Observer, OnRetry, Retrying, API_BASE,
+    DEFAULT_POLL_INTERVAL,
 };
 pub use error::Error;
 pub use oauth::{OAuthCredentials, Secret};
