@@ -69,7 +69,9 @@ pub enum Exchange {
 /// The callback of [`ClientOptions::observer`]: the HTTP method and how the
 /// request ended. It runs on the caller's task, so it must be quick.
 #[derive(Clone)]
-pub struct Observer(Arc<dyn Fn(&str, Exchange) + Send + Sync>);
+pub struct Observer(Arc<ObserveFn>);
+
+type ObserveFn = dyn Fn(&str, Exchange) + Send + Sync;
 
 impl Observer {
     /// An observer calling `f`.

@@ -52,7 +52,9 @@ pub struct Options {
 /// `rawUpload`, …) and how the exchange ended. It runs on the caller's
 /// task, so it must be quick.
 #[derive(Clone)]
-pub struct Observer(Arc<dyn Fn(&str, std::result::Result<(), &Error>) + Send + Sync>);
+pub struct Observer(Arc<ObserveFn>);
+
+type ObserveFn = dyn Fn(&str, std::result::Result<(), &Error>) + Send + Sync;
 
 impl Observer {
     /// An observer calling `f`.
