@@ -45,6 +45,7 @@
 //! ; composer trouble ([builder] only)
 //! composer_outage_timeout = 1800              ; seconds composer may fail before a task gives up
 //! compose_timeout = 86400                     ; seconds a compose may run; 0 = no limit
+//! metrics_listen = 127.0.0.1:9100             ; serve Prometheus /metrics here (default: off)
 //! ```
 //!
 //! How the builder rides out trouble:
@@ -79,6 +80,7 @@
 //!   gives no time, the clock starts at the resume.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -210,6 +212,8 @@ pub struct Settings {
     pub composer_outage_timeout: Duration,
     /// How long a compose may run before it is canceled; `None`: no limit.
     pub compose_timeout: Option<Duration>,
+    /// Where to serve the Prometheus metrics (`/metrics`); `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// builder.conf as read: doctor's hints name the file a key is in.
     conf: Conf,
 }
@@ -588,6 +592,19 @@ impl Settings {
                 Some(d) if d.is_zero() => None,
                 Some(d) => Some(d),
             },
+            metrics_listen: builder
+                .parsed(
+                    "metrics_listen",
+                    "an address:port to listen on (e.g. 127.0.0.1:9100 or [::]:9100)",
+                    |v| {
+                        if v.is_empty() {
+                            Some(None)
+                        } else {
+                            v.parse().ok().map(Some)
+                        }
+                    },
+                )?
+                .flatten(),
             auth: host_auth(&sources)?.ok_or_else(|| ConfigError::NoCredentials {
                 files: conf.files_display(),
             })?,
@@ -847,6 +864,31 @@ mod tests {
             e.contains("force_exclusive") && !e.contains("hunter2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address_or_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = |value: &str| {
+            let text = format!("[builder]\nuser = a\npassword = p\n{value}");
+            let path = write(dir.path(), "m.conf", &text);
+            (Settings::load(&[&path], None), path)
+        };
+        assert_eq!(conf("").0.unwrap().metrics_listen, None);
+        assert_eq!(conf("metrics_listen =\n").0.unwrap().metrics_listen, None);
+        let on = conf("metrics_listen = 127.0.0.1:9100\n").0.unwrap();
+        assert_eq!(on.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        let v6 = conf("metrics_listen = [::]:9100\n").0.unwrap();
+        assert_eq!(v6.metrics_listen, Some("[::]:9100".parse().unwrap()));
+        for bad in ["9100", "localhost:9100", "127.0.0.1"] {
+            let (result, path) = conf(&format!("metrics_listen = {bad}\n"));
+            let e = result.unwrap_err().to_string();
+            let want = format!(
+                "invalid 'metrics_listen' in [builder] of {}: '{bad}' is not an address:port",
+                path.display()
+            );
+            assert!(e.starts_with(&want), "{e}");
+        }
     }
 
     /// [composer], [composer:oauth] and [koji] of one file that must exist.

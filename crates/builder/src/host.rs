@@ -98,13 +98,21 @@ impl Builder {
     /// tasks a previous run of this host left behind.
     pub async fn start(settings: Settings) -> Result<Builder, HostError> {
         let hub = settings.hub.clone();
-        let composer = composer::Client::new(settings.composer.clone())?;
-        let session = ClientSession::new(&hub, settings.koji_options()).map_err(|source| {
-            HostError::Session {
+        // Every exchange with composer and the hub (tasks' subsessions
+        // included) is counted in the metrics.
+        let composer = composer::Client::new(composer::ClientOptions {
+            observer: Some(crate::metrics::composer_observer()),
+            ..settings.composer.clone()
+        })?;
+        let koji_options = koji::Options {
+            observer: Some(crate::metrics::hub_observer()),
+            ..settings.koji_options()
+        };
+        let session =
+            ClientSession::new(&hub, koji_options).map_err(|source| HostError::Session {
                 hub: hub.clone(),
                 source,
-            }
-        })?;
+            })?;
         log_in(&session, &settings, settings.force_exclusive).await?;
         let host = session.host();
         let host_id = host.get_id().await.map_err(HostError::SessionLost)?;
@@ -418,7 +426,10 @@ impl Builder {
         };
         let wake = self.wake.clone();
         tracing::info!(task_id = id, method = %info.method, "task opened");
+        let running = crate::metrics::get().task_started(&info.method);
         let handle = tokio::spawn(async move {
+            // Counted as running until the worker ends or is aborted.
+            let _running = running;
             worker.run(cancelled).await;
             wake.notify_one();
         });
@@ -633,8 +644,11 @@ impl Worker {
             return;
         }
         match self.ctx.composer.compose_delete(&cid).await {
-            Ok(_) => tracing::info!(task_id = id, compose_id = %cid,
-                "task canceled: compose {cid} canceled in composer"),
+            Ok(_) => {
+                crate::metrics::get().compose_finished("canceled");
+                tracing::info!(task_id = id, compose_id = %cid,
+                    "task canceled: compose {cid} canceled in composer")
+            }
             Err(e) => tracing::warn!(task_id = id, compose_id = %cid,
                 "task canceled, but canceling compose {cid} in composer failed: {e}"),
         }

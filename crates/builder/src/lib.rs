@@ -8,6 +8,7 @@
 //! - [`host`]: the kojid-style host loop and the task table.
 //! - [`osbuild`], [`tagbuild`]: the task handlers; [`compose_request`]:
 //!   an osbuildImage task as a composer compose request.
+//! - [`metrics`]: the Prometheus metrics and `/metrics` (`metrics_listen`).
 //! - [`notify`]: systemd readiness and watchdog notifications.
 //! - [`pyjson`]: attachments formatted as Python's json.dump does.
 
@@ -16,6 +17,7 @@ pub mod compose_request;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod metrics;
 pub mod notify;
 pub mod osbuild;
 pub mod pyjson;

@@ -109,6 +109,10 @@ async fn run(
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     let hub = settings.hub.clone();
+    // Bound before the login, so a port in use stops the start at once.
+    if let Some(addr) = settings.metrics_listen {
+        koji_osbuild_builder::metrics::serve(addr).await?;
+    }
     let builder = Builder::start(settings).await?;
     // Logged in and holding the host's exclusive session: systemd may now
     // consider the unit started (Type=notify).

@@ -295,6 +295,7 @@ pub async fn handle(ctx: &TaskContext, params: &[Value]) -> Result<Value, TaskEr
 
     let status = follow_compose(ctx, &cid, started, &mut outage).await?;
     ctx.set_compose(None);
+    crate::metrics::get().compose_finished(&status.status.to_string());
     tracing::info!(task_id, compose_id = %cid, status = %status.status, "compose finished");
 
     let images = request.image_requests.as_deref().unwrap_or_default();
@@ -459,7 +460,10 @@ async fn cancel_overdue(ctx: &TaskContext, cid: &str, limit: Duration) -> TaskEr
     tracing::warn!(task_id = ctx.task_id, compose_id = %cid,
         "compose {cid} exceeded compose_timeout = {limit} s; canceling it");
     let outcome = match ctx.composer.compose_delete(cid).await {
-        Ok(_) => " and was cancelled".to_string(),
+        Ok(_) => {
+            crate::metrics::get().compose_finished("canceled");
+            " and was cancelled".to_string()
+        }
         Err(e) => format!("; cancelling it in composer failed: {e}"),
     };
     build_error!("compose {cid} exceeded compose_timeout = {limit} s{outcome}")
