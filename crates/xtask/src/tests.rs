@@ -286,6 +286,7 @@ fn builder_conf_page_documents_every_key_the_code_reads() {
         "force_exclusive",
         "cert",
         "compose_timeout",
+        "metrics_listen",
     ] {
         assert!(keys.contains(key), "scanner missed {key}: {keys:?}");
     }
