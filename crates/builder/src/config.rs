@@ -1010,7 +1010,7 @@ mod tests {
         );
         // a file named for the compose commands must exist
         let nope = dir.path().join("nope.conf");
-        let e = composer_settings(&[nope.clone()]).unwrap_err();
+        let e = composer_settings(std::slice::from_ref(&nope)).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!(
