@@ -499,6 +499,16 @@ impl Source<'_> {
         self.parsed(key, what, pyini::parse_bool)
     }
 
+    /// An address and port to listen on; empty means none.
+    fn listen_address(&self, key: &str) -> Result<Option<SocketAddr>, ConfigError> {
+        let what = "an address:port to listen on (e.g. 127.0.0.1:9100 or [::]:9100)";
+        let address = self.parsed(key, what, |v| match v {
+            "" => Some(None),
+            v => v.parse().ok().map(Some),
+        })?;
+        Ok(address.flatten())
+    }
+
     fn nonempty(&self, key: &str) -> Result<Option<String>, ConfigError> {
         Ok(self.get(key)?.filter(|v| !v.trim().is_empty()))
     }
@@ -592,19 +602,7 @@ impl Settings {
                 Some(d) if d.is_zero() => None,
                 Some(d) => Some(d),
             },
-            metrics_listen: builder
-                .parsed(
-                    "metrics_listen",
-                    "an address:port to listen on (e.g. 127.0.0.1:9100 or [::]:9100)",
-                    |v| {
-                        if v.is_empty() {
-                            Some(None)
-                        } else {
-                            v.parse().ok().map(Some)
-                        }
-                    },
-                )?
-                .flatten(),
+            metrics_listen: builder.listen_address("metrics_listen")?,
             auth: host_auth(&sources)?.ok_or_else(|| ConfigError::NoCredentials {
                 files: conf.files_display(),
             })?,
