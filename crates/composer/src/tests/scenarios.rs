@@ -987,3 +987,53 @@ async fn debug_log_names_requests_but_never_secrets() {
     assert!(!log.contains("token-0-"), "token in log");
     assert!(!log.contains("token-1-"), "token in log");
 }
+
+#[tokio::test]
+async fn observer_is_told_every_try_and_how_it_ended() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::http(move |_| match c.fetch_add(1, Ordering::SeqCst) {
+        0 => text(503, "busy"),
+        1 => json(200, json!({"status": "pending", "image_statuses": []})),
+        _ => text(404, "no such compose"),
+    })
+    .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let observer = crate::Observer::new(move |method, exchange| {
+        s.lock().unwrap().push((method.to_string(), exchange))
+    });
+    let client = Client::new(ClientOptions {
+        retry: fast_retry(2),
+        observer: Some(observer.clone()),
+        ..options(&server.url)
+    })
+    .unwrap();
+    client.compose_status("x").await.unwrap();
+    client.compose_delete("x").await.unwrap_err();
+    use crate::Exchange::{Answered, Failed};
+    let get = |e| ("GET".to_string(), e);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            get(Answered(503)),
+            get(Answered(200)),
+            ("DELETE".into(), Answered(404))
+        ]
+    );
+
+    // No answer at all: a refused connection, not a certificate problem.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    seen.lock().unwrap().clear();
+    let client = Client::new(ClientOptions {
+        retry: fast_retry(0),
+        observer: Some(observer),
+        ..options(&format!("http://127.0.0.1:{port}"))
+    })
+    .unwrap();
+    client.compose_status("x").await.unwrap_err();
+    assert_eq!(*seen.lock().unwrap(), [get(Failed { certificate: false })]);
+}
