@@ -627,3 +627,46 @@ async fn calls_on_one_session_are_serialized_in_callnum_order() {
     let want: Vec<u64> = (5..25).collect();
     assert_eq!(nums, want, "the hub saw callnums in order");
 }
+
+#[tokio::test]
+async fn the_observer_hears_every_try_and_subsessions_share_it() {
+    let hub = MockHub::start(|req, i| match (req.call().0.as_str(), i) {
+        (_, 0) => Reply::Drop,
+        ("subsession", _) => Reply::value(login_reply(31, KEY, Some(true))),
+        ("getBuildTarget", _) => Reply::fault(1000, "No such build target: nope"),
+        _ => Reply::value(Value::Int(1)),
+    })
+    .await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let observer = koji::Observer::new(move |method, outcome| {
+        let outcome = outcome.map_err(|e| match e {
+            koji::Error::Fault { kind, .. } => kind.to_string(),
+            koji::Error::Transport { .. } => "transport".to_string(),
+            other => format!("{other:?}"),
+        });
+        s.lock().unwrap().push((method.to_string(), outcome));
+    });
+    let info = SessionInfo {
+        id: 27,
+        key: KEY.into(),
+        callnum: 5,
+        header_auth: true,
+    };
+    let opts = Options {
+        observer: Some(observer),
+        ..fast_opts()
+    };
+    let session = ClientSession::resume(&hub.url, opts, info).expect("session");
+    assert_eq!(session.get_api_version().await.expect("second try"), 1);
+    let sub = session.subsession().await.expect("subsession");
+    sub.get_build_target("nope", true).await.expect_err("fault");
+    let seen = seen.lock().unwrap().clone();
+    let want: Vec<(String, Result<(), String>)> = vec![
+        ("getAPIVersion".into(), Err("transport".into())),
+        ("getAPIVersion".into(), Ok(())),
+        ("subsession".into(), Ok(())),
+        ("getBuildTarget".into(), Err("GenericError".into())),
+    ];
+    assert_eq!(seen, want);
+}
