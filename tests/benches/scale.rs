@@ -191,9 +191,10 @@ fn spread(mut xs: Vec<f64>) -> String {
     )
 }
 
-async fn submit(user: &ClientSession, tasks: usize) -> Vec<i64> {
+/// Submits `tasks` tasks, versions `first + 1` on.
+async fn submit(user: &ClientSession, first: usize, tasks: usize) -> Vec<i64> {
     let mut ids = Vec::with_capacity(tasks);
-    let calls: Vec<Call> = (0..tasks)
+    let calls: Vec<Call> = (first..first + tasks)
         .map(|i| {
             // a version per task: every compose reserves its own NVR
             Call::new(
@@ -315,7 +316,7 @@ async fn main() {
     let user = hub.login("kojiuser", "kojipass").await;
 
     let t0 = Instant::now();
-    let ids = submit(&user, n).await;
+    let ids = submit(&user, 0, n).await;
     let submit_secs = t0.elapsed().as_secs_f64();
     eprintln!("submitted {} tasks in {submit_secs:.1}s", ids.len());
 
@@ -369,7 +370,38 @@ async fn main() {
     );
     let sim_stats = sim.stats();
     let composes = curl_json(&format!("{}/_sim/composes", sim.url));
-    builder.stop().await;
+
+    // Shutdown with N composes running: N more tasks, SIGTERM once each
+    // has its compose in composer, then the time until the process exits.
+    let created0 = sim.stats()["composes_created"].as_u64().unwrap_or(0);
+    let more = submit(&user, n, n).await;
+    let deadline = Instant::now() + Duration::from_secs_f64(a.timeout);
+    loop {
+        let created = sim.stats()["composes_created"].as_u64().unwrap_or(0) - created0;
+        if created as usize >= n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {created} of {n} composes running"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stop0 = Instant::now();
+    builder.signal("TERM");
+    let exit = builder.wait_exit(Duration::from_secs(300)).await;
+    let shutdown_secs = stop0.elapsed().as_secs_f64();
+    assert!(exit.is_some_and(|s| s.success()), "builder exit: {exit:?}");
+    let more: std::collections::HashSet<i64> = more.into_iter().collect();
+    let freed = list_tasks(&admin, "osbuildImage")
+        .await
+        .iter()
+        .filter(|t| t["id"].as_i64().is_some_and(|id| more.contains(&id)))
+        .filter(|t| matches!(t["state"].as_i64(), Some(FREE | ASSIGNED)))
+        .count();
+    eprintln!(
+        "SIGTERM with {n} composes running: exited after {shutdown_secs:.1}s, {freed} tasks freed"
+    );
 
     // Delays, matched by task id (the compose request's koji.task_id).
     let by_task: HashMap<i64, &serde_json::Value> = tasks
@@ -432,6 +464,7 @@ async fn main() {
     println!("| ramp-up: first task created to last compose submitted | {ramp:.1} s |");
     println!("| peak OPEN osbuildImage tasks (sampled every 2 s) | {peak_open} |");
     println!("| builder peak RSS (VmHWM) | {builder_hwm:.1} MB |");
+    println!("| shutdown with {n} composes running: SIGTERM → exit | {shutdown_secs:.1} s ({freed} / {n} tasks freed) |");
     println!("| builder CPU (utime+stime) | {builder_cpu:.1} s |");
     println!("| hub CPU during the run | {hub_cpu:.1} s |");
     println!("| composer-sim CPU during the run | {sim_cpu:.1} s |");
