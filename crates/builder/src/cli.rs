@@ -40,7 +40,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// builder.conf to read instead of /usr/share/koji-osbuild/builder.conf
-    /// and /etc/koji-osbuild/builder.conf (repeatable; later files win).
+    /// and /etc/koji-osbuild/builder.conf (repeatable; later files win). It
+    /// must exist; only the default files may be missing.
     #[arg(long = "config", value_name = "FILE")]
     pub config: Vec<PathBuf>,
     /// A kojid.conf whose [kojid] server, topurl, user, password, cert, key,

@@ -8,7 +8,9 @@
 //! through it, so they cannot read the file differently.
 //!
 //! Files are read like upstream's `configparser.read(DEFAULT_CONFIG_FILES)`:
-//! in order, later files winning key by key, missing files skipped.
+//! in order, later files winning key by key, missing files skipped. That
+//! is for the default paths only: a file given on the command line
+//! (`--config`, `--kojid-config`) must exist ([`check_given`]).
 //!
 //! ```ini
 //! [composer]
