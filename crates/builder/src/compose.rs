@@ -48,7 +48,7 @@ fn settings(args: &ComposerArgs) -> anyhow::Result<Settings> {
     // Each retry is one line on stderr, so a composer that is not there
     // shows at once instead of as minutes of silence.
     client.on_retry = Some(composer::OnRetry(Arc::new(|retry: &composer::Retrying| {
-        let reason = doctor_report::without_os_error(&retry.reason).to_string();
+        let reason = doctor_report::without_os_error(&retry.reason);
         eprintln!(
             "koji-osbuild-builder: {}",
             composer::Retrying {

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     let settings = match cli.config.load() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("koji-osbuild-builder: {e}");
+            failed(e);
             return ExitCode::from(2);
         }
     };
@@ -74,7 +74,10 @@ fn main() -> ExitCode {
 /// carry their causes in their own message already; the `{:#}` chain would
 /// repeat them.
 fn failed(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("koji-osbuild-builder: {e}");
+    eprintln!(
+        "koji-osbuild-builder: {}",
+        doctor_report::without_os_error(&e.to_string())
+    );
     ExitCode::FAILURE
 }
 

@@ -11,15 +11,30 @@ use koji::ClientSession;
 /// out the clients' retries.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Text without Rust's " (os error N)" suffix: the one place that knows
-/// it, for the doctors' lines and the tools' one-line errors.
-pub fn without_os_error(text: &str) -> &str {
-    text.split(" (os error ").next().unwrap_or(text)
+/// Text without Rust's " (os error N)" notes, wherever a cause put them:
+/// the one place that knows them, for the doctors' lines and the tools'
+/// one-line errors.
+pub fn without_os_error(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" (os error ") {
+        out.push_str(&rest[..at]);
+        let note = &rest[at + " (os error ".len()..];
+        let digits = note.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && note[digits..].starts_with(')') {
+            rest = &note[digits + 1..];
+        } else {
+            out.push_str(" (os error ");
+            rest = note;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An I/O error as a person reads it ("No such file or directory").
 pub fn io_reason(err: &std::io::Error) -> String {
-    without_os_error(&err.to_string()).to_string()
+    without_os_error(&err.to_string())
 }
 
 /// What one check found.
@@ -159,6 +174,21 @@ pub async fn hub_plugin(hub: &ClientSession) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_error_notes_go_wherever_they_are() {
+        assert_eq!(
+            without_os_error("a: Connection refused (os error 111); retrying in 1 s"),
+            "a: Connection refused; retrying in 1 s"
+        );
+        assert_eq!(without_os_error("x (os error 2) y (os error 13)"), "x y");
+        assert_eq!(
+            without_os_error("kept (os error here)"),
+            "kept (os error here)"
+        );
+        let io = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&io), "No such file or directory");
+    }
 
     #[test]
     fn lines() {
