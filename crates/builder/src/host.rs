@@ -251,7 +251,13 @@ impl Builder {
             let ours = info
                 .as_ref()
                 .is_some_and(|t| t.state == TaskState::Open && t.host_id == Some(self.host_id));
-            if !ours {
+            // Only the host that holds a task can close or fail it, so a
+            // CLOSED or FAILED one was ended by its own worker, which is
+            // finishing: nothing to stop and nothing to report.
+            let ended_here = info
+                .as_ref()
+                .is_some_and(|t| matches!(t.state, TaskState::Closed | TaskState::Failed));
+            if !ours && !ended_here {
                 let state = info.map_or("gone".to_string(), |t| t.state.to_string());
                 tracing::info!(task_id = id, state = %state, "task no longer ours: stopping it");
                 self.cancel(id);
