@@ -289,13 +289,14 @@ impl FileParser<'_> {
         let Some(current) = self.current else {
             return Err(self.syntax(
                 number,
-                format!("a line before any [section] header: '{stripped}'"),
+                // The line itself is not quoted: it may hold a password.
+                "a line before any [section] header; is this the right file?",
             ));
         };
         let Some(split) = stripped.find(['=', ':']) else {
             return Err(self.syntax(
                 number,
-                format!("expected 'key = value' or 'key: value', got '{stripped}'"),
+                "expected 'key = value' or 'key: value' (the line is not shown: it may hold a secret)",
             ));
         };
         let key = stripped[..split].trim().to_lowercase();
@@ -457,8 +458,11 @@ mod tests {
     #[test]
     fn syntax_errors_name_file_and_line() {
         let mut ini = Ini::new();
-        let err = ini.read_str("x = 1\n", Path::new("f.conf")).unwrap_err();
+        let err = ini
+            .read_str("password = s3cret\n", Path::new("f.conf"))
+            .unwrap_err();
         assert!(err.to_string().starts_with("f.conf:1:"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "no line quoted: {err}");
         let err = ini
             .read_str("[a]\nx = 1\nX = 2\n", Path::new("f.conf"))
             .unwrap_err();
@@ -466,9 +470,10 @@ mod tests {
         let err = ini.read_str("[a]\n[a]\n", Path::new("g.conf")).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
         let err = ini
-            .read_str("[a]\njust words\n", Path::new("h.conf"))
+            .read_str("[a]\njust s3cret\n", Path::new("h.conf"))
             .unwrap_err();
         assert!(err.to_string().contains("h.conf:2"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "no line quoted: {err}");
     }
 
     #[test]
