@@ -880,3 +880,58 @@ async fn arches_the_build_tag_lacks_and_empty_names_are_refused_at_submission() 
     }
     assert_eq!(task_count(&hub).await, 0);
 }
+
+/// `koji-osbuild image --nowait` makes only the calls it needs, fewer than
+/// the koji CLI: the target, its tags in one multiCall, the login, the
+/// submission and the logout (koji adds getAPIVersion and asks for each
+/// tag on its own). docs/benchmarks.md has what that means in wall time.
+#[tokio::test]
+async fn image_makes_only_the_calls_it_needs() {
+    let hub = TestHub::start_tls();
+    let home = Home::new();
+    home.koji_config(&certificate_profile(&hub, "kojiuser"));
+    let admin = hub.login("admin", "adminpass").await;
+    let calls = || async {
+        let reset = [("reset".to_string(), Value::Bool(true))];
+        let stats = admin
+            .call_kw("testhub.callStats", vec![], reset.into_iter().collect())
+            .await
+            .expect("testhub.callStats");
+        // Requests by method, whoever made them (the admin's own call
+        // counts under admin).
+        let mut requests = std::collections::BTreeMap::new();
+        for (user, counts) in koji::value_to_json(&stats).as_object().unwrap() {
+            if user == "admin" {
+                continue;
+            }
+            for (method, n) in counts["requests"].as_object().unwrap() {
+                *requests.entry(method.clone()).or_insert(0) += n.as_i64().unwrap();
+            }
+        }
+        requests
+    };
+    calls().await;
+
+    home.koji_osbuild(&image_args(&["--nowait"]))
+        .await
+        .success();
+    let ours = calls().await;
+    let expected: std::collections::BTreeMap<String, i64> = [
+        ("getBuildTarget", 1),
+        ("multiCall", 1),
+        ("sslLogin", 1),
+        ("osbuildImage", 1),
+        ("logout", 1),
+    ]
+    .into_iter()
+    .map(|(m, n)| (m.to_string(), n))
+    .collect();
+    assert_eq!(ours, expected);
+
+    home.koji(&koji_image_args(&["--nowait"])).await.success();
+    let theirs = calls().await;
+    assert!(
+        theirs.values().sum::<i64>() > ours.values().sum::<i64>(),
+        "koji: {theirs:?}, koji-osbuild: {ours:?}"
+    );
+}

@@ -38,7 +38,7 @@ async fn run_koji(global: GlobalArgs, command: KojiCommand) -> anyhow::Result<i3
     };
     let settings = session::settings(&global, &ConfigLocations::system())?;
     tracing::debug!(server = %settings.server, auth = ?settings.auth, "settings");
-    let session = session::connect(&settings).await?;
+    let session = session::connect(&settings)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
 

@@ -88,7 +88,7 @@ impl Default for Profile {
             weburl: "http://localhost/koji".into(),
             max_retries: 30,
             retry_interval: 20,
-            anon_retry: true,
+            anon_retry: false,
             timeout: 60 * 60 * 12,
             auth_timeout: 60,
             poll_interval: 6,

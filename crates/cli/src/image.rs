@@ -11,7 +11,7 @@ use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use koji::ClientSession;
+use koji::{BuildConfig, Call, ClientSession, Value};
 use osbuild_task::OsbuildImageRequest;
 use serde_json::{json, Map, Value as Json};
 
@@ -211,13 +211,25 @@ pub async fn run(
         .get_build_target(args.target.as_str(), false)
         .await?
         .ok_or_else(|| ImageError::UnknownTarget(args.target.clone()))?;
-    if session.get_tag(target.dest_tag, false).await?.is_none() {
+    // The two lookups that need the target go in one round trip.
+    let calls = [
+        Call::new("getTag", vec![target.dest_tag.into()]),
+        Call::new("getBuildConfig", vec![target.build_tag.into()]),
+    ];
+    let mut replies = session.multi_call(&calls).await?.into_iter();
+    let mut next = |method: &str| -> Result<Value, koji::Error> {
+        match replies.next() {
+            Some(reply) => Ok(reply?),
+            None => Err(koji::Error::UnexpectedReply {
+                method: method.into(),
+                message: "missing from the multiCall reply".into(),
+            }),
+        }
+    };
+    if next("getTag")?.is_nil() {
         return Err(ImageError::UnknownDestinationTag(target.dest_tag_name));
     }
-    let has = session
-        .get_build_config(target.build_tag)
-        .await?
-        .arch_list();
+    let has = koji::from_value::<BuildConfig>(next("getBuildConfig")?)?.arch_list();
     let missing = osbuild_task::arches_missing_from_tag(&request.arches, &has);
     if !missing.is_empty() {
         return Err(ImageError::ArchesMissing {

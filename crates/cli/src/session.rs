@@ -140,20 +140,11 @@ pub fn settings(
     })
 }
 
-/// Make the session. First make sure the hub answers at all, with one
-/// try: koji would retry a hub it never reached for max_retries ×
-/// retry_interval (10 minutes by default), which only delays the news
-/// that the URL or the network is wrong. Once reached, koji's retry
-/// settings apply to every call.
-pub async fn connect(settings: &Settings) -> Result<ClientSession, SessionError> {
-    let probe_options = koji::Options {
-        max_retries: 0,
-        anon_retry: false,
-        cert: None,
-        ..settings.options.clone()
-    };
-    let probe = ClientSession::new(&settings.server, probe_options)?;
-    probe.get_api_version().await?;
+/// Make the session: one HTTP client, so every call of the command
+/// goes over one connection. Like the koji CLI, calls before the login are
+/// not retried unless `anon_retry` is set, so a wrong URL or a hub that
+/// cannot be reached is reported at once.
+pub fn connect(settings: &Settings) -> Result<ClientSession, SessionError> {
     Ok(ClientSession::new(
         &settings.server,
         settings.options.clone(),
