@@ -80,16 +80,30 @@ async fn host_id(session: &ClientSession, name: &str) -> i64 {
     host["id"].as_i64().expect("host id")
 }
 
+/// The task ids a builder's log says it opened, with repeats.
+fn opened(log: &str) -> Vec<i64> {
+    log.lines()
+        .filter(|l| l.contains("task opened"))
+        .filter_map(|l| l.split("task_id=").nth(1))
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
 fn builder_conf(hub: &TestHub, sim: &ComposerSim, host: &str) -> String {
     let pki = hub.pki.as_ref().expect("a TLS hub");
     format!(
         "[composer]\nserver = {composer}\n\n[koji]\nserver = {hub}\n\n\
          [builder]\ntopurl = {topurl}\n{keys}\
-         sleeptime = 0.3\ncompose_poll_interval = 1\ncapacity = {TASKS}\n",
+         sleeptime = 0.3\ncompose_poll_interval = 1\ncapacity = {capacity}\n",
         composer = sim.url,
         hub = hub.url,
         topurl = hub.topurl,
         keys = cert_host_keys_as(hub, &pki.ca(), host),
+        // room for all the tasks and their tagBuild subtasks
+        capacity = 2 * TASKS,
     )
 }
 
@@ -307,7 +321,23 @@ async fn two_hosts_share_100_tasks_and_one_takes_over_the_composes_of_the_other_
             - killed_at,
     );
     let second_log = second.log();
+    let count = |log: &str| {
+        let mut n: HashMap<i64, usize> = HashMap::new();
+        for id in opened(log) {
+            *n.entry(id).or_default() += 1;
+        }
+        n
+    };
+    let (opened_first, opened_second) = (count(&first.log()), count(&second_log));
     for id in &ids {
+        let times = |n: &HashMap<i64, usize>| n.get(id).copied().unwrap_or(0);
+        let on_first = usize::from(owner[id] == first_id);
+        assert_eq!(times(&opened_first), on_first, "{FIRST} opened task {id}");
+        assert_eq!(
+            times(&opened_second),
+            1,
+            "{SECOND} opened task {id} (its own, or taken over)"
+        );
         if victims.contains(id) {
             assert_eq!(hosts_of[id], [first_id, second_id], "task {id} moved once");
             assert!(freed.contains(id), "task {id} freed by HostTimeout");
