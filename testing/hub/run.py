@@ -4,6 +4,7 @@
     python testing/hub/run.py --seed testing/hub/seed.json --state-dir DIR [--port 0]
         [--https-port 0 --tls-cert F --tls-key F --tls-ca F]
         [--plugin-path DIR] [--plugins osbuild] [--run-interval 0] [--log-file F]
+        [--option HostTimeout=15 ...]
 
 Prints HUB_URL=, HUB_HTTPS_URL= (with TLS), TOPURL=, WEBURL= and READY on stdout,
 then serves until SIGTERM/SIGINT and exits 0. The state (SQLite + files) in
@@ -42,11 +43,29 @@ def parse_args(argv):
                    help='space or comma separated plugin names ("" for none)')
     p.add_argument('--run-interval', type=float, default=0.0,
                    help='scheduler RunInterval in seconds (Koji default 60)')
+    p.add_argument('--option', action='append', default=[], metavar='NAME=VALUE',
+                   type=hub_option,
+                   help='a numeric hub.conf option (HostTimeout, AssignTimeout, ReadyTimeout, '
+                        'RunInterval, ...); repeatable')
     p.add_argument('--log-file')
     args = p.parse_args(argv)
     if args.https_port is not None and not (args.tls_cert and args.tls_key and args.tls_ca):
         p.error('--https-port needs --tls-cert, --tls-key and --tls-ca')
     return args
+
+
+def hub_option(text):
+    """NAME=VALUE for one of the numeric hub.conf options the test hub knows."""
+    name, sep, value = text.partition('=')
+    known = sorted(k for k, v in state.DEFAULT_OPTS.items() if isinstance(v, (int, float)))
+    if not sep or name not in known:
+        raise argparse.ArgumentTypeError(
+            '%r: give NAME=VALUE with NAME one of %s' % (text, ', '.join(known)))
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r: %s must be a number of seconds or a count'
+                                         % (text, name))
 
 
 def load_plugins(path, names):
@@ -61,7 +80,7 @@ def main(argv=None):
         filename=args.log_file, level=logging.INFO if args.log_file else logging.WARNING,
         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     os.makedirs(args.state_dir, exist_ok=True)
-    state.init(args.state_dir, {'RunInterval': args.run_interval})
+    state.init(args.state_dir, dict([('RunInterval', args.run_interval)] + args.option))
     store = db.open_store(os.path.join(args.state_dir, 'hub.sqlite'))
     if store.is_empty():
         seed.apply_seed(seed.load_seed(args.seed))

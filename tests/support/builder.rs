@@ -25,8 +25,14 @@ pub fn builder_conf(hub: &TestHub, composer_url: &str, extra: &str) -> String {
 /// The `[builder]` host keys for `builder.local` logging in with its client
 /// certificate over the TLS hub's HTTPS URL, verifying the hub with `serverca`.
 pub fn cert_host_keys(hub: &TestHub, serverca: &Path) -> String {
+    cert_host_keys_as(hub, serverca, "builder.local")
+}
+
+/// The `[builder]` keys of [`cert_host_keys`] for host `host`: a client
+/// certificate with that CN (each host of a hub has its own).
+pub fn cert_host_keys_as(hub: &TestHub, serverca: &Path, host: &str) -> String {
     let pki = hub.pki.as_ref().expect("a TLS hub (TestHub::start_tls)");
-    let pair = pki.client("builder.local");
+    let pair = pki.client(host);
     format!(
         "server = {}
 cert = {}

@@ -39,6 +39,8 @@ pub struct HubOptions {
     pub seed: Option<PathBuf>,
     /// Re-use an existing state directory (restart tests).
     pub state_dir: Option<PathBuf>,
+    /// hub.conf options as `NAME=VALUE` (`HostTimeout=15`): run.py's `--option`.
+    pub options: Vec<String>,
 }
 
 impl TestHub {
@@ -79,6 +81,9 @@ impl TestHub {
             "--log-file".into(),
             state_dir.join("hub.log").into(),
         ];
+        for option in &opts.options {
+            args.extend(["--option".into(), option.into()]);
+        }
         let pki = if opts.tls {
             let pki = Pki::new(&state_dir.join("pki"));
             let server: CertPair = pki.server("hub");

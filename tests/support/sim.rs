@@ -105,17 +105,30 @@ impl ComposerSim {
     /// `GET /_sim/stats`: `composes_created`, `cancels`,
     /// `canceled_composes`, … (see the simulator's README).
     pub fn stats(&self) -> serde_json::Value {
+        self.get_json("/_sim/stats")
+    }
+
+    /// `GET /_sim/composes`: every compose with its `id`, `created` and
+    /// `finished` (Unix seconds; null while it runs), status and request.
+    pub fn composes(&self) -> Vec<serde_json::Value> {
+        match self.get_json("/_sim/composes") {
+            serde_json::Value::Array(all) => all,
+            other => panic!("GET /_sim/composes is not a list: {other}"),
+        }
+    }
+
+    fn get_json(&self, path: &str) -> serde_json::Value {
         let out = Command::new("curl")
             .args(["-sS", "-f"])
-            .arg(format!("{}/_sim/stats", self.url))
+            .arg(format!("{}{path}", self.url))
             .output()
             .expect("run curl");
         assert!(
             out.status.success(),
-            "GET /_sim/stats: {}",
+            "GET {path}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).expect("/_sim/stats is JSON")
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
     }
 
     /// Waits (up to a minute) until `pred` holds for [`ComposerSim::stats`];

@@ -2,7 +2,8 @@
 import koji
 from koji.context import context
 
-from . import admin, builds, catalog, cg, host, scheduler, sessions, tasks, uploads
+from . import (admin, builds, catalog, cg, host, hostadmin, scheduler, sessions, tasks,
+               uploads)
 from .rpc import Registry
 from .server import KOJI_VERSION
 
@@ -123,6 +124,7 @@ REPO = {'request': catalog.repo_request}
 def build_registry(plugins=()):
     reg = Registry()
     reg.register_functions(ROOT)
+    reg.register_functions(hostadmin.CALLS)
     reg.register_functions(HOST, 'host')
     reg.register_functions(SCHEDULER, 'scheduler')
     reg.register_functions(REPO, 'repo')

@@ -8,6 +8,7 @@ ReadyTimeout), below maxjobs, have capacity - load > max(0, weight -
 CapacityOvercommit), and not have refused the task.
 """
 import json
+import logging
 import time
 
 import koji
@@ -21,7 +22,14 @@ from .tasks import Task
 ST = koji.TASK_STATES
 
 
+logger = logging.getLogger('koji.scheduler')
+
+
 def log_db(msg, task_id=None, host_id=None):
+    """Koji's log_both: the hub log and scheduler_log_messages (koji scheduler-logs)."""
+    pre1 = f"[task_id={task_id}] " if task_id else ""
+    pre2 = f"[host_id={host_id}] " if host_id else ""
+    logger.info('%s%s%s', pre1, pre2, msg)
     db.write('INSERT INTO scheduler_log_messages (task_id, host_id, msg, msg_time) '
              'VALUES (?, ?, ?, ?)', task_id, host_id, msg, time.time())
 
