@@ -52,7 +52,7 @@ const STOP_TIMEOUT: Duration = Duration::from_millis(2500);
     after_help = "Not for people: kojid's osbuild plugin runs it for each osbuildImage task, \
                   with the task's session on the inherited file descriptor --session-fd as \
                   JSON: {\"hub\": URL, \"session-id\": N, \"session-key\": KEY, \"callnum\": N, \
-                  \"header-auth\": BOOL}. It prints one JSON line: {\"result\": …}, \
+                  \"header-auth\": BOOL}. It prints one JSON line: {\"result\": ...}, \
                   {\"fault\": {\"code\": N, \"message\": TEXT}} or {\"stopped\": true}, each \
                   with the session's next \"callnum\"."
 )]
