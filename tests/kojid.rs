@@ -5,7 +5,7 @@
 //! osbuildImage task to `koji-osbuild-builder run-task`, the daemon's own
 //! handler; kojid closes, fails, frees or kills the task.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::builder::{builder_conf, BuilderProcess};
 use e2e::hub::TestHub;
@@ -93,6 +93,11 @@ async fn kojid_closes_tags_and_attaches_what_the_daemon_attaches() {
     );
     let log = kojid.log();
     assert!(log.contains("Loading plugin: osbuild"), "{log}");
+    // kojid woke the waiting task with SIGUSR2 when the subtask finished.
+    assert!(
+        log.contains(&format!("Waking up task: {{'id': {under_kojid}")),
+        "{log}"
+    );
     assert!(
         log.contains("running the task for kojid") && log.contains(&cid),
         "the Rust handler ran the task, its log in kojid's: {log}"
@@ -160,23 +165,13 @@ async fn kojid_cancel_cancels_the_compose() {
     user.call("cancelTask", vec![task_id.into()])
         .await
         .expect("cancelTask");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let stats = sim.stats();
-        if stats["canceled_composes"]
+    sim.wait_stats(&format!("compose {cid} canceled in composer"), |stats| {
+        stats["canceled_composes"]
             .as_array()
             .is_some_and(|c| c.iter().any(|c| c == cid.as_str()))
-        {
-            assert_eq!(stats["cancels"], 1, "{stats}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "compose {cid} not canceled in composer: {stats}\n{}",
-            kojid.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert_eq!(sim.stats()["cancels"], 1, "only that compose");
     kojid
         .wait_log("kojid killed the canceled task", |l| {
             l.contains(&format!("Killing canceled task {task_id}"))

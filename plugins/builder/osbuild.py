@@ -75,7 +75,7 @@ class OSBuildImage(BaseTaskHandler):
         try:
             proc = subprocess.Popen(self.command(session_fd), pass_fds=(session_fd,),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+                                    stderr=subprocess.PIPE, universal_newlines=True)
         except OSError as e:
             raise koji.BuildError(f"cannot run {BUILDER}: {e}") from e
         finally:

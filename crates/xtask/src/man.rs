@@ -352,11 +352,7 @@ fn builder_tool_sections(roff: &mut Roff, cmd: &Command) {
     roff.control("SH", ["FILES"]);
     entry(
         roff,
-        vec![
-            bold("/usr/share/koji-osbuild/builder.conf"),
-            roman(", "),
-            bold("/etc/koji-osbuild/builder.conf"),
-        ],
+        builder_conf_files(),
         "builder.conf(5), read as the daemon reads it. doctor reads these files unless \
          --config names others; the compose commands read no configuration file unless \
          --config names one, and no Koji configuration at all.",
@@ -372,6 +368,15 @@ fn builder_tool_sections(roff: &mut Roff, cmd: &Command) {
     );
 }
 
+/// The builder.conf files every builder command reads by default.
+fn builder_conf_files() -> Vec<Inline> {
+    vec![
+        bold("/usr/share/koji-osbuild/builder.conf"),
+        roman(", "),
+        bold("/etc/koji-osbuild/builder.conf"),
+    ]
+}
+
 /// FILES and EXIT STATUS of `run-task`, which kojid's plugin runs.
 fn run_task_sections(roff: &mut Roff) {
     roff.control("SH", ["FILES"]);
@@ -383,11 +388,7 @@ fn run_task_sections(roff: &mut Roff) {
     );
     entry(
         roff,
-        vec![
-            bold("/usr/share/koji-osbuild/builder.conf"),
-            roman(", "),
-            bold("/etc/koji-osbuild/builder.conf"),
-        ],
+        builder_conf_files(),
         "builder.conf(5), read as the daemon reads it; the plugin adds --kojid-config with \
          kojid's own kojid.conf, which gives the host keys [builder] does not set.",
     );
