@@ -126,6 +126,18 @@ impl BuilderProcess {
     /// repository's plugins/builder/osbuild.py loaded (`plugins = osbuild`)
     /// and `conf` as its builder.conf; returns once it has logged in.
     pub fn start_kojid(hub: &TestHub, conf: &str) -> BuilderProcess {
+        let plugins = crate::repo_root().join("plugins/builder");
+        BuilderProcess::start_kojid_plugin(hub, conf, "osbuild", &plugins)
+    }
+
+    /// kojid as [`BuilderProcess::start_kojid`], with plugin `name` from
+    /// the directory `pluginpath` instead.
+    pub fn start_kojid_plugin(
+        hub: &TestHub,
+        conf: &str,
+        name: &str,
+        pluginpath: &Path,
+    ) -> BuilderProcess {
         let dir = tempfile::tempdir().expect("temp dir for kojid");
         let config = dir.path().join("builder.conf");
         std::fs::write(&config, conf).expect("write builder.conf");
@@ -135,11 +147,11 @@ impl BuilderProcess {
         let text = format!(
             "[kojid]\nserver = {hub}\ntopurl = {topurl}\nuser = builder.local\n\
              password = hostpass\nsleeptime = 0.3\nmaxjobs = 10\nworkdir = {work}\n\
-             plugins = osbuild\npluginpath = {plugins}\n",
+             plugins = {name}\npluginpath = {plugins}\n",
             hub = hub.url,
             topurl = hub.topurl,
             work = work.display(),
-            plugins = crate::repo_root().join("plugins/builder").display(),
+            plugins = pluginpath.display(),
         );
         std::fs::write(&kojid_conf, text).expect("write kojid.conf");
         let log = dir.path().join("kojid.log");
