@@ -40,6 +40,7 @@ class TagBuildTask(BaseTaskHandler):
 
     Methods = ['tagBuild']
 
+    # pylint: disable=arguments-differ
     def handler(self, tag_id, build_id, force=False, fromtag=None, ignore_success=False):
         owner = self.session.getTaskInfo(self.id)['owner']
         try:
@@ -115,7 +116,8 @@ def main():
             taken = tm.getNextTask()
         except (SystemExit, KeyboardInterrupt):
             break
-        except Exception:
+        except Exception:  # pylint: disable=broad-exception-caught
+            # kojid logs and carries on, as here
             logger.exception('main loop')
             taken = False
         try:
