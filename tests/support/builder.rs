@@ -103,6 +103,9 @@ pub struct BuilderProcess {
     config: PathBuf,
     log: PathBuf,
     dir: tempfile::TempDir,
+    /// `Some(kojid.conf)`: kojid (testing/kojid/run.py) with the osbuild
+    /// plugin runs the tasks, instead of the daemon.
+    kojid: Option<PathBuf>,
 }
 
 impl BuilderProcess {
@@ -118,6 +121,52 @@ impl BuilderProcess {
             config,
             log,
             dir,
+            kojid: None,
+        };
+        b.spawn();
+        b
+    }
+
+    /// kojid as the test harness runs it (Koji's TaskManager, see
+    /// testing/kojid/run.py) for host `builder.local`, with this
+    /// repository's plugins/builder/osbuild.py loaded (`plugins = osbuild`)
+    /// and `conf` as its builder.conf; returns once it has logged in.
+    pub fn start_kojid(hub: &TestHub, conf: &str) -> BuilderProcess {
+        let plugins = crate::repo_root().join("plugins/builder");
+        BuilderProcess::start_kojid_plugin(hub, conf, "osbuild", &plugins)
+    }
+
+    /// kojid as [`BuilderProcess::start_kojid`], with plugin `name` from
+    /// the directory `pluginpath` instead.
+    pub fn start_kojid_plugin(
+        hub: &TestHub,
+        conf: &str,
+        name: &str,
+        pluginpath: &Path,
+    ) -> BuilderProcess {
+        let dir = tempfile::tempdir().expect("temp dir for kojid");
+        let config = dir.path().join("builder.conf");
+        std::fs::write(&config, conf).expect("write builder.conf");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).expect("kojid's workdir");
+        let kojid_conf = dir.path().join("kojid.conf");
+        let text = format!(
+            "[kojid]\nserver = {hub}\ntopurl = {topurl}\nuser = builder.local\n\
+             password = hostpass\nsleeptime = 0.3\nmaxjobs = 10\nworkdir = {work}\n\
+             plugins = {name}\npluginpath = {plugins}\n",
+            hub = hub.url,
+            topurl = hub.topurl,
+            work = work.display(),
+            plugins = pluginpath.display(),
+        );
+        std::fs::write(&kojid_conf, text).expect("write kojid.conf");
+        let log = dir.path().join("kojid.log");
+        let mut b = BuilderProcess {
+            child: None,
+            config,
+            log,
+            dir,
+            kojid: Some(kojid_conf),
         };
         b.spawn();
         b
@@ -129,9 +178,35 @@ impl BuilderProcess {
             .append(true)
             .open(&self.log)
             .expect("builder log file");
-        let before = self.log().matches("logged in as builder host").count();
-        let child = Command::new(workspace_bin("koji-osbuild-builder"))
-            .arg("--config")
+        let ready = match self.kojid {
+            None => "logged in as builder host",
+            Some(_) => "logged in as host",
+        };
+        let before = self.log().matches(ready).count();
+        let mut command = match &self.kojid {
+            None => {
+                let mut c = Command::new(workspace_bin("koji-osbuild-builder"));
+                c.arg("--config");
+                c
+            }
+            Some(kojid_conf) => {
+                let mut c = Command::new(crate::python());
+                c.arg(crate::repo_root().join("testing/kojid/run.py"))
+                    .arg("--config")
+                    .arg(kojid_conf)
+                    .arg("--builder-config");
+                // The plugin runs koji-osbuild-builder from PATH.
+                let bin_dir = workspace_bin("koji-osbuild-builder")
+                    .parent()
+                    .expect("target dir")
+                    .to_path_buf();
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let paths = std::iter::once(bin_dir).chain(std::env::split_paths(&path));
+                c.env("PATH", std::env::join_paths(paths).expect("PATH"));
+                c
+            }
+        };
+        let child = command
             .arg(&self.config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -141,7 +216,7 @@ impl BuilderProcess {
             .expect("start koji-osbuild-builder");
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
-        while self.log().matches("logged in as builder host").count() == before {
+        while self.log().matches(ready).count() == before {
             if let Some(status) = self
                 .child
                 .as_mut()
@@ -229,11 +304,23 @@ impl BuilderProcess {
         assert!(status.success(), "kill -{name} failed");
     }
 
-    /// SIGKILL: a crash, nothing cleaned up.
+    /// SIGKILL: a crash, nothing cleaned up. Under kojid, its task
+    /// processes (each in a process group of its own) and their
+    /// koji-osbuild-builder children go too, so that none outlives the test.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let tasks = match self.kojid {
+                Some(_) => descendants(child.id()),
+                None => Vec::new(),
+            };
             let _ = child.kill();
             let _ = child.wait();
+            for pid in tasks {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
     }
 
@@ -242,6 +329,39 @@ impl BuilderProcess {
         assert!(self.child.is_none(), "stop the builder first");
         self.spawn();
     }
+}
+
+/// The processes below `pid`, from /proc (as kojid's `_childPIDs`).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // "pid (comm) state ppid ...": comm may hold spaces, so after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((p, ppid));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 impl Drop for BuilderProcess {

@@ -4,7 +4,8 @@
 //! Without a subcommand it is the daemon, as the systemd unit runs it.
 //! The subcommands are the tools an admin runs on the builder host with
 //! the daemon's own configuration: `doctor`, and upstream's stand-alone
-//! composer client (`compose`, `compose-status`, `compose-wait`).
+//! composer client (`compose`, `compose-status`, `compose-wait`), and
+//! `run-task`, which kojid's osbuild plugin runs for each task.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -95,6 +96,17 @@ pub enum Command {
     ComposeStatus(ComposeIdArgs),
     /// Wait for a compose to finish and show it (upstream's stand-alone `wait`)
     ComposeWait(ComposeIdArgs),
+    /// Run one osbuildImage task for kojid's osbuild plugin, on the task
+    /// session kojid hands over
+    ///
+    /// The kojid plugin (/usr/lib/koji-builder-plugins/osbuild.py) runs this
+    /// for each osbuildImage task kojid takes: the same handler as the
+    /// daemon's, with builder.conf (and kojid.conf) read as the daemon reads
+    /// them. kojid closes or fails the task with what it prints, runs the
+    /// tagBuild subtask, and stops it on cancel or shutdown: a canceled
+    /// task's compose is canceled in composer, a freed task's is left
+    /// running for the task's next run.
+    RunTask(crate::run_task::RunTaskArgs),
 }
 
 /// How to reach composer: upstream's stand-alone client options, on top of

@@ -410,25 +410,18 @@ impl Builder {
         let params = params.transpose()?.unwrap_or_default();
         let subsession = self.session.subsession().await?;
         let (cancel, cancelled) = watch::channel(false);
-        let waiting = Arc::new(AtomicBool::new(false));
-        let alert = Arc::new(Notify::new());
+        let ctx = TaskContext::new(
+            id,
+            subsession,
+            Some(self.session.clone()),
+            self.composer.clone(),
+            &self.settings,
+        );
+        let (waiting, alert) = (ctx.waiting.clone(), ctx.alert.clone());
         let worker = Worker {
             method: info.method.clone(),
             params,
-            ctx: TaskContext {
-                task_id: id,
-                session: subsession,
-                host_session: Some(self.session.clone()),
-                composer: self.composer.clone(),
-                koji_server: self.settings.koji_server.clone(),
-                topurl: self.settings.topurl.clone(),
-                poll_interval: self.settings.compose_poll_interval,
-                waiting: waiting.clone(),
-                compose: Arc::default(),
-                composer_outage_timeout: self.settings.composer_outage_timeout,
-                compose_timeout: self.settings.compose_timeout,
-                alert: alert.clone(),
-            },
+            ctx,
         };
         let wake = self.wake.clone();
         tracing::info!(task_id = id, method = %info.method, "task opened");
@@ -580,7 +573,7 @@ impl Worker {
         match outcome {
             None => {
                 tracing::info!(task_id = id, method = %self.method, "task stopped");
-                self.cancel_compose().await;
+                cancel_compose_if_canceled(ctx).await;
             }
             Some(Ok(result)) => {
                 let result = &result;
@@ -612,7 +605,7 @@ impl Worker {
                             method = %self.method,
                             "task stopped: no longer ours (canceled or reassigned)"
                         );
-                        self.cancel_compose().await;
+                        cancel_compose_if_canceled(ctx).await;
                     }
                     Err(e) => {
                         tracing::warn!(task_id = id, fault = %fault, "failing the task failed: {e}")
@@ -625,41 +618,6 @@ impl Worker {
         }
     }
 
-    /// A task canceled in Koji (cancelTask by its owner or an admin, or
-    /// its parent's cancel) cancels the compose it follows in composer. A
-    /// task only freed or reassigned (shutdown, another host) leaves the
-    /// compose running: the rerun of the task follows it (compose.json).
-    async fn cancel_compose(&self) {
-        let Some(cid) = self.ctx.compose() else {
-            return;
-        };
-        let id = self.ctx.task_id;
-        let info = self
-            .ctx
-            .hub(|s| async move { s.get_task_info(id, false).await });
-        let state = match info.await {
-            Ok(info) => info.map(|t| t.state),
-            Err(e) => {
-                tracing::warn!(task_id = id, compose_id = %cid,
-                    "cannot tell whether the task was canceled ({e}); leaving its compose running");
-                return;
-            }
-        };
-        if state != Some(TaskState::Canceled) {
-            tracing::debug!(task_id = id, compose_id = %cid, "task not canceled: compose left running");
-            return;
-        }
-        match self.ctx.composer.compose_delete(&cid).await {
-            Ok(_) => {
-                crate::metrics::get().compose_finished("canceled");
-                tracing::info!(task_id = id, compose_id = %cid,
-                    "task canceled: compose {cid} canceled in composer")
-            }
-            Err(e) => tracing::warn!(task_id = id, compose_id = %cid,
-                "task canceled, but canceling compose {cid} in composer failed: {e}"),
-        }
-    }
-
     async fn handle(&self) -> Result<Value, TaskError> {
         match self.method.as_str() {
             osbuild_task::METHOD => osbuild::handle(&self.ctx, &self.params).await,
@@ -668,6 +626,39 @@ impl Worker {
                 "no handler for method {other}"
             ))),
         }
+    }
+}
+
+/// A task canceled in Koji (cancelTask by its owner or an admin, or
+/// its parent's cancel) cancels the compose it follows in composer. A
+/// task only freed or reassigned (shutdown, another host) leaves the
+/// compose running: the rerun of the task follows it (compose.json).
+pub async fn cancel_compose_if_canceled(ctx: &TaskContext) {
+    let Some(cid) = ctx.compose() else {
+        return;
+    };
+    let id = ctx.task_id;
+    let info = ctx.hub(|s| async move { s.get_task_info(id, false).await });
+    let state = match info.await {
+        Ok(info) => info.map(|t| t.state),
+        Err(e) => {
+            tracing::warn!(task_id = id, compose_id = %cid,
+                "cannot tell whether the task was canceled ({e}); leaving its compose running");
+            return;
+        }
+    };
+    if state != Some(TaskState::Canceled) {
+        tracing::debug!(task_id = id, compose_id = %cid, "task not canceled: compose left running");
+        return;
+    }
+    match ctx.composer.compose_delete(&cid).await {
+        Ok(_) => {
+            crate::metrics::get().compose_finished("canceled");
+            tracing::info!(task_id = id, compose_id = %cid,
+                "task canceled: compose {cid} canceled in composer")
+        }
+        Err(e) => tracing::warn!(task_id = id, compose_id = %cid,
+            "task canceled, but canceling compose {cid} in composer failed: {e}"),
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`host`]: the kojid-style host loop and the task table.
 //! - [`osbuild`], [`tagbuild`]: the task handlers; [`compose_request`]:
 //!   an osbuildImage task as a composer compose request.
+//! - [`run_task`]: one task for kojid's plugin, on kojid's task session.
 //! - [`metrics`]: the Prometheus metrics and `/metrics` (`metrics_listen`).
 //! - [`notify`]: systemd readiness and watchdog notifications.
 //! - [`pyjson`]: attachments formatted as Python's json.dump does.
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod notify;
 pub mod osbuild;
 pub mod pyjson;
+pub mod run_task;
 pub mod tagbuild;
 
 pub use cli::Cli;

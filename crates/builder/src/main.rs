@@ -10,7 +10,8 @@
 //! daemon keeps running with the one it has.
 //!
 //! The subcommands (`doctor`, `compose`, `compose-status`, `compose-wait`)
-//! are tools for the builder host's admin, run with the same configuration.
+//! are tools for the builder host's admin, run with the same configuration;
+//! `run-task` runs one task for kojid's osbuild plugin.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -26,9 +27,13 @@ mod doctor;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The daemon logs at info; the tools print their own lines, so their
-    // logs stay off unless RUST_LOG asks for them.
-    let default_log = if cli.command.is_some() { "off" } else { "info" };
+    // The daemon logs at info, and so does run-task (into kojid's log);
+    // the tools print their own lines, so their logs stay off unless
+    // RUST_LOG asks for them.
+    let default_log = match cli.command {
+        None | Some(Command::RunTask(_)) => "info",
+        Some(_) => "off",
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -81,8 +86,8 @@ fn failed(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// `doctor` or a compose command: the exit status it reports, and any
-/// error as one line.
+/// `doctor`, a compose command or `run-task`: the exit status it reports,
+/// and any error as one line.
 fn tool(runtime: &tokio::runtime::Runtime, command: Command) -> ExitCode {
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
@@ -93,6 +98,7 @@ fn tool(runtime: &tokio::runtime::Runtime, command: Command) -> ExitCode {
             Command::Compose(args) => compose::create(&args, &mut out, terminal).await,
             Command::ComposeStatus(args) => compose::status(&args, &mut out, terminal).await,
             Command::ComposeWait(args) => compose::wait(&args, &mut out, terminal).await,
+            Command::RunTask(args) => koji_osbuild_builder::run_task::run(&args, &mut out).await,
         }
     });
     match result {

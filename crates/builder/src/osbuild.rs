@@ -55,6 +55,34 @@ pub struct TaskContext {
     pub alert: Arc<Notify>,
 }
 
+impl TaskContext {
+    /// A context for task `task_id` on `session`, with builder.conf's
+    /// composer and compose settings: the daemon's workers and `run-task`
+    /// (under kojid) start tasks alike.
+    pub fn new(
+        task_id: i64,
+        session: ClientSession,
+        host_session: Option<ClientSession>,
+        composer: composer::Client,
+        settings: &crate::Settings,
+    ) -> TaskContext {
+        TaskContext {
+            task_id,
+            session,
+            host_session,
+            composer,
+            koji_server: settings.koji_server.clone(),
+            topurl: settings.topurl.clone(),
+            poll_interval: settings.compose_poll_interval,
+            waiting: Arc::default(),
+            compose: Arc::default(),
+            composer_outage_timeout: settings.composer_outage_timeout,
+            compose_timeout: settings.compose_timeout,
+            alert: Arc::default(),
+        }
+    }
+}
+
 /// While a task waits for its subtask it asks the hub (host.taskWait) when
 /// the host loop passes on the hub's alert, and at the latest this often
 /// (in case an alert is missed). Polling every compose poll interval

@@ -346,14 +346,13 @@ fn builder_sections(roff: &mut Roff) {
 
 /// FILES and EXIT STATUS of the builder's subcommands (doctor, compose, …).
 fn builder_tool_sections(roff: &mut Roff, cmd: &Command) {
+    if cmd.get_name() == "run-task" {
+        return run_task_sections(roff);
+    }
     roff.control("SH", ["FILES"]);
     entry(
         roff,
-        vec![
-            bold("/usr/share/koji-osbuild/builder.conf"),
-            roman(", "),
-            bold("/etc/koji-osbuild/builder.conf"),
-        ],
+        builder_conf_files(),
         "builder.conf(5), read as the daemon reads it. doctor reads these files unless \
          --config names others; the compose commands read no configuration file unless \
          --config names one, and no Koji configuration at all.",
@@ -366,6 +365,41 @@ fn builder_tool_sections(roff: &mut Roff, cmd: &Command) {
             "{name} exits with 0 when every check passed or the compose succeeded, 1 when a \
              check or the compose failed or an error stopped it, and 2 for a usage error."
         )],
+    );
+}
+
+/// The builder.conf files every builder command reads by default.
+fn builder_conf_files() -> Vec<Inline> {
+    vec![
+        bold("/usr/share/koji-osbuild/builder.conf"),
+        roman(", "),
+        bold("/etc/koji-osbuild/builder.conf"),
+    ]
+}
+
+/// FILES and EXIT STATUS of `run-task`, which kojid's plugin runs.
+fn run_task_sections(roff: &mut Roff) {
+    roff.control("SH", ["FILES"]);
+    entry(
+        roff,
+        vec![bold("/usr/lib/koji-builder-plugins/osbuild.py")],
+        "The kojid plugin that runs this command for each osbuildImage task; enable it with \
+         plugins = osbuild in kojid.conf.",
+    );
+    entry(
+        roff,
+        builder_conf_files(),
+        "builder.conf(5), read as the daemon reads it; the plugin adds --kojid-config with \
+         kojid's own kojid.conf, which gives the host keys [builder] does not set.",
+    );
+    section(
+        roff,
+        "EXIT STATUS",
+        &[
+            "0 when it printed the task's outcome (a result, a fault or stopped), 1 when it \
+           could not read the session from --session-fd (then it printed nothing), and 2 for \
+           a usage error.",
+        ],
     );
 }
 

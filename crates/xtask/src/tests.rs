@@ -69,7 +69,13 @@ fn every_command_and_subcommand_has_a_page_and_completions() {
     let builder = koji_osbuild_builder::Cli::command();
     want.push("koji-osbuild-builder.8".into());
     expected_pages(&builder, "koji-osbuild-builder", "8", &mut want);
-    for sub in ["doctor", "compose", "compose-status", "compose-wait"] {
+    for sub in [
+        "doctor",
+        "compose",
+        "compose-status",
+        "compose-wait",
+        "run-task",
+    ] {
         let page = format!("koji-osbuild-builder-{sub}.8");
         assert!(want.contains(&page), "{page} expected: {want:?}");
     }
