@@ -4,6 +4,7 @@
     python testing/hub/run.py --seed testing/hub/seed.json --state-dir DIR [--port 0]
         [--https-port 0 --tls-cert F --tls-key F --tls-ca F]
         [--plugin-path DIR] [--plugins osbuild] [--run-interval 0] [--log-file F]
+        [--krb-keytab F] [--hub-option KEY=VALUE ...]
 
 Prints HUB_URL=, HUB_HTTPS_URL= (with TLS), TOPURL=, WEBURL= and READY on stdout,
 then serves until SIGTERM/SIGINT and exits 0. The state (SQLite + files) in
@@ -43,7 +44,15 @@ def parse_args(argv):
     p.add_argument('--run-interval', type=float, default=0.0,
                    help='scheduler RunInterval in seconds (Koji default 60)')
     p.add_argument('--log-file')
+    p.add_argument('--krb-keytab',
+                   help='service keytab (HTTP/<host>@REALM): Negotiate on /kojihub/ssllogin')
+    p.add_argument('--hub-option', action='append', default=[], metavar='KEY=VALUE',
+                   help="a hub.conf option, e.g. HostPrincipalFormat=compile/%%s@REALM, "
+                        "AllowedKrbRealms, ProxyPrincipals, SessionRenewalTimeout (minutes)")
     args = p.parse_args(argv)
+    for opt in args.hub_option:
+        if '=' not in opt:
+            p.error('--hub-option needs KEY=VALUE, got %r' % opt)
     if args.https_port is not None and not (args.tls_cert and args.tls_key and args.tls_ca):
         p.error('--https-port needs --tls-cert, --tls-key and --tls-ca')
     return args
@@ -61,7 +70,9 @@ def main(argv=None):
         filename=args.log_file, level=logging.INFO if args.log_file else logging.WARNING,
         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     os.makedirs(args.state_dir, exist_ok=True)
-    state.init(args.state_dir, {'RunInterval': args.run_interval})
+    opts = {'RunInterval': args.run_interval}
+    opts.update(state.parse_options(args.hub_option))
+    state.init(args.state_dir, opts)
     store = db.open_store(os.path.join(args.state_dir, 'hub.sqlite'))
     if store.is_empty():
         seed.apply_seed(seed.load_seed(args.seed))
@@ -74,7 +85,11 @@ def main(argv=None):
         sys.stderr.write('test hub: cannot load hub plugins %s from %s: %s: %s\n'
                          % (names, args.plugin_path, type(e).__name__, e))
         return 2
-    app = server.Application(api.build_registry(plugins))
+    auth = None
+    if args.krb_keytab:
+        from testhub import negotiate
+        auth = negotiate.Negotiate(args.krb_keytab)
+    app = server.Application(api.build_registry(plugins), auth)
 
     servers = [server.make_server(app, args.host, args.port)]
     http_port = servers[0].server_address[1]

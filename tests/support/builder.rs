@@ -94,6 +94,8 @@ pub fn run_until_exit(conf: &str, timeout: Duration) -> (std::process::ExitStatu
 /// A running builder; killed when dropped, its log shown if the test failed.
 pub struct BuilderProcess {
     child: Option<Child>,
+    /// Extra environment (a test KDC's `KRB5_CONFIG`).
+    env: Vec<(String, String)>,
     config: PathBuf,
     log: PathBuf,
     dir: tempfile::TempDir,
@@ -103,12 +105,18 @@ impl BuilderProcess {
     /// Writes `conf` as builder.conf and starts the daemon with it; returns
     /// once it has logged in as the host.
     pub fn start(conf: &str) -> BuilderProcess {
+        BuilderProcess::start_with_env(conf, &[])
+    }
+
+    /// [`BuilderProcess::start`] with extra environment variables.
+    pub fn start_with_env(conf: &str, env: &[(String, String)]) -> BuilderProcess {
         let dir = tempfile::tempdir().expect("temp dir for the builder");
         let config = dir.path().join("builder.conf");
         std::fs::write(&config, conf).expect("write builder.conf");
         let log = dir.path().join("builder.log");
         let mut b = BuilderProcess {
             child: None,
+            env: env.to_vec(),
             config,
             log,
             dir,
@@ -128,6 +136,7 @@ impl BuilderProcess {
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -25,8 +25,9 @@ pub struct TestHub {
     /// certificates (TLS hubs only).
     pub pki: Option<Pki>,
     state_dir: PathBuf,
-    /// The command line, kept for [`TestHub::restart`].
+    /// The command line and environment, kept for [`TestHub::restart`].
     args: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -39,6 +40,12 @@ pub struct HubOptions {
     pub seed: Option<PathBuf>,
     /// Re-use an existing state directory (restart tests).
     pub state_dir: Option<PathBuf>,
+    /// Kerberos logins on /ssllogin with this service keytab (needs `tls`).
+    pub krb_keytab: Option<PathBuf>,
+    /// hub.conf options (`KEY=VALUE`: HostPrincipalFormat, SessionRenewalTimeout, ...).
+    pub hub_options: Vec<String>,
+    /// Extra environment (a test KDC's `KRB5_CONFIG`).
+    pub env: Vec<(String, String)>,
 }
 
 impl TestHub {
@@ -94,7 +101,13 @@ impl TestHub {
         } else {
             None
         };
-        let (child, lines) = spawn(&args, "0", opts.tls.then_some("0"));
+        if let Some(keytab) = &opts.krb_keytab {
+            args.extend(["--krb-keytab".into(), keytab.into()]);
+        }
+        for o in &opts.hub_options {
+            args.extend(["--hub-option".into(), o.into()]);
+        }
+        let (child, lines) = spawn(&args, &opts.env, "0", opts.tls.then_some("0"));
         let get = |key: &str| crate::printed(&lines, key);
         let url = get("HUB_URL").expect("hub printed HUB_URL");
         TestHub {
@@ -106,6 +119,7 @@ impl TestHub {
             child: Some(child),
             state_dir,
             args,
+            env: opts.env,
             _tmp: tmp,
         }
     }
@@ -125,7 +139,7 @@ impl TestHub {
         };
         let http = port(&self.url);
         let https = self.https_url.as_deref().map(port);
-        let (child, lines) = spawn(&self.args, &http, https.as_deref());
+        let (child, lines) = spawn(&self.args, &self.env, &http, https.as_deref());
         assert_eq!(
             crate::printed(&lines, "HUB_URL").as_deref(),
             Some(self.url.as_str()),
@@ -178,11 +192,13 @@ impl TestHub {
 /// Runs the hub with `args` on `port` (and `https_port`); waits for READY.
 fn spawn(
     args: &[std::ffi::OsString],
+    env: &[(String, String)],
     port: &str,
     https_port: Option<&str>,
 ) -> (Child, Vec<String>) {
     let mut cmd = Command::new(python());
     cmd.args(args).arg("--port").arg(port);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(p) = https_port {
         cmd.arg("--https-port").arg(p);
     }

@@ -39,6 +39,9 @@ impl Output {
 /// A user's home directory with a koji configuration.
 pub struct Home {
     dir: tempfile::TempDir,
+    /// Extra environment for every program run (a test KDC's
+    /// `KRB5_CONFIG`, a `KRB5CCNAME`).
+    env: Vec<(String, String)>,
 }
 
 impl Default for Home {
@@ -51,11 +54,20 @@ impl Home {
     pub fn new() -> Home {
         let dir = tempfile::tempdir().expect("temp home");
         std::fs::create_dir_all(dir.path().join(".koji")).expect("create ~/.koji");
-        Home { dir }
+        Home {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Sets `key` for every program this home runs.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Write `~/.koji/config` (read by both koji-osbuild and the koji CLI).
@@ -108,6 +120,7 @@ impl Home {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path())
             .env("LANG", "C.UTF-8")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.path())
             .stdin(Stdio::null())
             .output()

@@ -30,7 +30,12 @@
 //! [builder]
 //! server = https://koji.example.com/kojihub   ; default: [koji] server
 //! topurl = https://koji.example.com/kojifiles
-//! cert = /etc/koji-osbuild/builder.pem        ; or user + password
+//! cert = /etc/koji-osbuild/builder.pem        ; or user + password, or Kerberos:
+//! ; keytab = /etc/kojid/kojid.keytab          ; kojid's keys and defaults
+//! ; host_principal_format = compile/%s@EXAMPLE.COM   ; %s = hostname
+//! ; krb_principal = compile/b1@EXAMPLE.COM    ; instead of the format
+//! ; ccache = FILE:/var/tmp/koji-osbuild.ccache ; default: in memory
+//! ; hostname = b1.example.com                 ; default: this machine's FQDN
 //! serverca = /etc/pki/tls/certs/ca-bundle.crt
 //! sleeptime = 15                              ; seconds between polls of the hub
 //! capacity = 10                               ; tasks at once (kojid: maxjobs)
@@ -143,7 +148,7 @@ pub enum ConfigError {
         section: String,
         key: String,
     },
-    #[error("no Koji host credentials: set 'cert' or 'user' and 'password' in [builder] of {files} (or in [kojid] of --kojid-config)")]
+    #[error("no Koji host credentials: set 'cert', 'user' and 'password', or 'keytab' and 'host_principal_format' in [builder] of {files} (or in [kojid] of --kojid-config)")]
     NoCredentials { files: String },
     #[error("'user' without 'password' in [{section}] of {file}")]
     PasswordMissing { file: String, section: String },
@@ -156,6 +161,10 @@ pub enum HostAuth {
     Password { user: String, password: String },
     /// `sslLogin` with a client certificate (`cert` may hold the key).
     Certificate { cert: PathBuf, key: Option<PathBuf> },
+    /// Kerberos (`gssapi_login`) with the host principal's keytab, as
+    /// kojid does: `krb_principal`, else `host_principal_format` % the
+    /// host name.
+    Kerberos(koji::KerberosLogin),
 }
 
 // The password never shows in logs or error messages.
@@ -172,6 +181,7 @@ impl fmt::Debug for HostAuth {
                 .field("cert", cert)
                 .field("key", key)
                 .finish(),
+            HostAuth::Kerberos(login) => f.debug_tuple("Kerberos").field(login).finish(),
         }
     }
 }
@@ -516,10 +526,13 @@ impl Source<'_> {
     }
 }
 
+/// kojid's defaults for a Kerberos host.
+const DEFAULT_KEYTAB: &str = "/etc/kojid/kojid.keytab";
+
 /// The host's credentials from the first of `sources` that has any. They
 /// come as a set from one section: a cert in [builder] is not combined with
-/// a password from kojid.conf.
-fn host_auth(sources: &[&Source]) -> Result<Option<HostAuth>, ConfigError> {
+/// a password from kojid.conf. `hostname` fills `host_principal_format`.
+fn host_auth(sources: &[&Source], hostname: &dyn Fn() -> String) -> Result<Option<HostAuth>, ConfigError> {
     for s in sources {
         if let Some(cert) = s.nonempty("cert")? {
             let key = s.nonempty("key")?.map(PathBuf::from);
@@ -535,9 +548,35 @@ fn host_auth(sources: &[&Source]) -> Result<Option<HostAuth>, ConfigError> {
             };
             return Ok(Some(HostAuth::Password { user, password }));
         }
+        let format = s.nonempty("host_principal_format")?;
+        let principal = match (s.nonempty("krb_principal")?, &format) {
+            (Some(p), _) => Some(p),
+            (None, Some(f)) if f.contains("%s") => Some(f.replacen("%s", &hostname(), 1)),
+            (None, Some(_)) => {
+                let why = "has no %s for the host name (e.g. compile/%s@EXAMPLE.COM)";
+                return Err(s.invalid("host_principal_format", why.to_string()));
+            }
+            (None, None) => None,
+        };
+        let keytab = s.nonempty("keytab")?;
+        if principal.is_some() || keytab.is_some() {
+            let Some(principal) = principal else {
+                return Err(ConfigError::MissingKey {
+                    files: s.file("keytab"),
+                    section: s.section.to_string(),
+                    key: "host_principal_format' (or 'krb_principal".to_string(),
+                });
+            };
+            return Ok(Some(HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some(principal),
+                keytab: Some(keytab.unwrap_or_else(|| DEFAULT_KEYTAB.to_string()).into()),
+                ccache: s.nonempty("ccache")?,
+            })));
+        }
     }
     Ok(None)
 }
+
 
 impl Settings {
     /// Read builder.conf from `builder_paths` (later files win, missing
@@ -581,6 +620,8 @@ impl Settings {
             }};
         }
 
+        // The host's name in host_principal_format (kojid: the FQDN).
+        let hostname = first!(nonempty, "hostname");
         Ok(Settings {
             hub: first!(nonempty, "server").unwrap_or_else(|| koji_server.clone()),
             topurl: first!(nonempty, "topurl"),
@@ -605,7 +646,10 @@ impl Settings {
                 Some(d) => Some(d),
             },
             metrics_listen: builder.listen_address("metrics_listen")?,
-            auth: host_auth(&sources)?.ok_or_else(|| ConfigError::NoCredentials {
+            auth: host_auth(&sources, &|| {
+                hostname.clone().unwrap_or_else(koji::kerberos::local_fqdn)
+            })?
+            .ok_or_else(|| ConfigError::NoCredentials {
                 files: conf.files_display(),
             })?,
             composer,

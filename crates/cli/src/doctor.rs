@@ -42,6 +42,7 @@ pub async fn run(
         Auth::Anonymous => "no login (noauth)".to_string(),
         Auth::Password { user, .. } => format!("password login as {user}"),
         Auth::Ssl => "certificate login (ssl)".to_string(),
+        Auth::Kerberos(login) => format!("Kerberos login as {}", login.who()),
     };
     report.record(
         "koji profile",
@@ -90,6 +91,13 @@ async fn login_and_permission(settings: &session::Settings) -> Result<(String, O
             session.ssl_login().await,
             "with the client certificate".to_string(),
             "check --cert (or cert in the koji config) and that the hub trusts its CA",
+        ),
+        Auth::Kerberos(login) => (
+            session::login(&session, &settings.auth)
+                .await
+                .map_err(|e| koji::Error::Config(e.to_string())),
+            format!("by Kerberos as {}", login.who()),
+            "see the Kerberos set-up in docs/usage.md",
         ),
     };
     login.map_err(|e| Outcome::Fail(format!("the hub refused the login {what}: {e}; {fix}")))?;

@@ -11,7 +11,29 @@ DEFAULT_OPTS = {
     'CapacityOvercommit': 5,
     'MaxJobs': 15,
     'DNUsernameComponent': 'CN',
+    # Kerberos (kojixmlrpc.config_map): the host principal of a new host, the realms
+    # logins may come from, who may log in others (proxyuser), session lifetime
+    'HostPrincipalFormat': None,
+    'AllowedKrbRealms': '*',
+    'ProxyPrincipals': '',
+    'SessionRenewalTimeout': 1440,  # minutes; 0 = sessions never expire
 }
+
+_TYPES = {'RunInterval': float, 'ReadyTimeout': float, 'AssignTimeout': float,
+          'SoftRefusalTimeout': float, 'HostTimeout': float, 'CapacityOvercommit': float,
+          'MaxJobs': int, 'SessionRenewalTimeout': float}
+
+
+def parse_options(pairs):
+    """--hub-option KEY=VALUE pairs, typed like hub.conf's."""
+    opts = {}
+    for pair in pairs:
+        key, _, value = pair.partition('=')
+        key = key.strip()
+        if key not in DEFAULT_OPTS:
+            raise SystemExit('test hub: unknown hub option %r' % key)
+        opts[key] = _TYPES.get(key, str)(value.strip())
+    return opts
 
 
 class Hub:
