@@ -77,7 +77,7 @@ impl Kdc {
             ("KRB5_CONFIG".into(), self.config().display().to_string()),
             (
                 "KRB5RCACHENAME".into(),
-                format!("FILE2:{}", self.path().join("rcache").display()),
+                format!("file2:{}", self.path().join("rcache").display()),
             ),
         ]
     }

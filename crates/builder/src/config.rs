@@ -275,6 +275,7 @@ impl Conf {
             ini: &self.ini,
             section,
             fallback_file: self.files_display(),
+            raw: false,
         }
     }
 
@@ -416,12 +417,23 @@ struct Source<'a> {
     ini: &'a Ini,
     section: &'static str,
     fallback_file: String,
+    /// Values as written, without configparser's `%` interpolation: kojid
+    /// reads kojid.conf raw (`host_principal_format = compile/%s@…`).
+    raw: bool,
 }
 
 impl Source<'_> {
     /// The value (interpolated like configparser, `[DEFAULT]` applies).
     fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        if self.raw {
+            return Ok(self.raw_value(key));
+        }
         Ok(self.ini.get(self.section, key)?)
+    }
+
+    /// The value as written (no interpolation).
+    fn raw_value(&self, key: &str) -> Option<String> {
+        self.ini.entry(self.section, key).map(|e| e.value.clone())
     }
 
     fn file(&self, key: &str) -> String {
@@ -548,7 +560,9 @@ fn host_auth(sources: &[&Source], hostname: &dyn Fn() -> String) -> Result<Optio
             };
             return Ok(Some(HostAuth::Password { user, password }));
         }
-        let format = s.nonempty("host_principal_format")?;
+        // Read as written in builder.conf too: `%s` is kojid's placeholder,
+        // not configparser's interpolation.
+        let format = s.raw_value("host_principal_format").filter(|v| !v.trim().is_empty());
         let principal = match (s.nonempty("krb_principal")?, &format) {
             (Some(p), _) => Some(p),
             (None, Some(f)) if f.contains("%s") => Some(f.replacen("%s", &hostname(), 1)),
@@ -598,6 +612,7 @@ impl Settings {
                     ini: &kojid_ini,
                     section: "kojid",
                     fallback_file: path.display().to_string(),
+                    raw: true,
                 })
             }
         };

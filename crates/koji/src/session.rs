@@ -794,7 +794,7 @@ impl ClientSession {
         volume: Option<&str>,
     ) -> Result<Value> {
         let _turn = self.shared.exchange.lock().await;
-        let prepared = {
+        let prepare = || -> Result<Prepared> {
             let mut st = self.state();
             if !st.logged_in {
                 return Err(Error::NotLoggedIn(
@@ -822,15 +822,27 @@ impl ClientSession {
                 Some(s) => append_session_query(&mut url, &s),
                 None => {}
             }
-            Prepared {
+            Ok(Prepared {
                 url,
                 headers,
                 body: chunk.to_vec(),
                 content_type: "application/octet-stream",
                 timeout: self.shared.opts.timeout,
-            }
+            })
         };
-        self.send_with_retries("rawUpload", &prepared, true).await
+        let first = self
+            .send_with_retries("rawUpload", &prepare()?, true)
+            .await;
+        match first {
+            // Koji's rawUpload goes through _callMethod, which renews an
+            // expired session too.
+            Err(e) if e.is_fault(FaultKind::AuthExpired) && self.can_renew("rawUpload") => {
+                tracing::info!(method = "rawUpload", "Koji session expired; logging in again");
+                self.renew_locked().await?;
+                self.send_with_retries("rawUpload", &prepare()?, true).await
+            }
+            other => other,
+        }
     }
 }
 

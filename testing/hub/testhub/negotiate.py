@@ -33,12 +33,13 @@ class Negotiate:
         try:
             ctx = gssapi.SecurityContext(creds=self.creds, usage='accept')
             out = ctx.step(base64.b64decode(token.strip()))
+            complete = ctx.complete
         except (gssapi.exceptions.GSSError, ValueError) as e:
             # mod_auth_gssapi logs why and answers 401 again; never the token
             logger.info('Negotiate refused: %s', str(e).replace('\n', ' '))
             return ('401 Unauthorized', [('WWW-Authenticate', 'Negotiate')],
                     'Unauthorized\n')
-        if not ctx.complete:
+        if not complete:
             headers = [('WWW-Authenticate', 'Negotiate ' + base64.b64encode(out).decode())]
             return ('401 Unauthorized', headers, 'Unauthorized\n')
         environ['REMOTE_USER'] = str(ctx.initiator_name)
