@@ -364,3 +364,56 @@ async fn ticket_and_session_that_run_out_mid_compose_are_renewed_and_the_task_cl
     );
     assert!(!log.contains("Negotiate "), "no token in the log");
 }
+
+/// kojihub's principal rules on the test hub, through the koji library
+/// itself (it alone sends `proxyuser`): ProxyPrincipals may log in as
+/// another user, other principals may not; AllowedKrbRealms limits realms.
+#[tokio::test]
+async fn proxy_principals_and_allowed_realms_are_kojihubs() {
+    let kdc = Kdc::start();
+    let web = kdc.add_user("kojiweb", "web-pass", None);
+    let hub = kerberos_hub(&kdc, &[&format!("ProxyPrincipals={web}")]);
+    let user = kdc.add_user("kojiuser", "user-pass", None);
+    let login_as = |ccache: &Path, proxyuser: &str| {
+        let script = format!(
+            "import koji\n\
+             s = koji.ClientSession('{url}', {{'serverca': '{ca}'}})\n\
+             try:\n    s.gssapi_login(proxyuser={proxy})\n    print(s.getLoggedInUser()['name'])\n\
+             except koji.GenericError as e:\n    print('refused:', e)\n",
+            url = localhost_url(&hub),
+            ca = hub.pki.as_ref().expect("pki").ca().display(),
+            proxy = if proxyuser.is_empty() { "None".to_string() } else { format!("'{proxyuser}'") },
+        );
+        let out = std::process::Command::new(e2e::python())
+            .args(["-c", &script])
+            .envs(kdc.env())
+            .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+            .output()
+            .expect("run python");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let web_cc = kdc.path().join("web.cc");
+    kdc.kinit(&web, "web-pass", &web_cc, None);
+    let user_cc = kdc.path().join("user.cc");
+    kdc.kinit(&user, "user-pass", &user_cc, None);
+
+    assert_eq!(login_as(&web_cc, "kojiuser"), "kojiuser");
+    assert_eq!(login_as(&user_cc, ""), "kojiuser");
+    let refused = login_as(&user_cc, "admin");
+    assert!(
+        refused.contains(&format!("{user} is not authorized to login other users")),
+        "{refused}"
+    );
+
+    // a hub that accepts only another realm refuses this one, in one line
+    let strict = kerberos_hub(&kdc, &["AllowedKrbRealms=OTHER.REALM"]);
+    let home = kerberos_home(&kdc, &strict, &user_cc, "");
+    let mut args = vec!["image"];
+    args.extend(IMAGE);
+    let out = home.koji_osbuild(&args).await;
+    let line = out.one_line_error();
+    assert!(
+        line.contains(&format!("realm: {REALM} is not allowed")),
+        "{line}"
+    );
+}
