@@ -79,17 +79,10 @@ fn kerberos_home(kdc: &Kdc, hub: &TestHub, ccache: &Path, extra: &str) -> Home {
     home
 }
 
-fn created_task(out: &Output) -> i64 {
-    out.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Created task: "))
-        .unwrap_or_else(|| panic!("no 'Created task' line: {out:#?}"))
-        .parse()
-        .expect("task id")
-}
-
-/// The task's owner's name and the sessions' authtypes of that user.
-async fn owner_and_authtypes(hub: &TestHub, task_id: i64) -> (String, Vec<i64>) {
+/// Asserts that the command made a task owned by kojiuser, who logged in
+/// once, by GSSAPI (authtype 3).
+async fn assert_task_by_kerberos(hub: &TestHub, out: Output) {
+    let task_id = out.success().created_task();
     let admin = hub.login("admin", "adminpass").await;
     let info = admin
         .get_task_info(task_id, false)
@@ -112,25 +105,29 @@ async fn owner_and_authtypes(hub: &TestHub, task_id: i64) -> (String, Vec<i64>) 
         .iter()
         .filter(|s| s.get("user_id").and_then(Value::as_i64) == Some(owner))
         .filter_map(|s| s.get("authtype").and_then(Value::as_i64))
-        .collect();
-    (name.to_string(), authtypes)
+        .collect::<Vec<_>>();
+    assert_eq!(name, "kojiuser");
+    assert_eq!(authtypes, [3], "one GSSAPI session (authtype 3)");
 }
 
-#[tokio::test]
-async fn image_with_a_kinit_ticket_creates_a_task() {
+/// A KDC, a Kerberos hub, and kojiuser's ticket from kinit in a home for
+/// `koji_conf_extra`.
+fn kinit_setup(koji_conf_extra: &str) -> (Kdc, TestHub, Home) {
     let kdc = Kdc::start();
     let hub = kerberos_hub(&kdc, &[]);
     let principal = kdc.add_user("kojiuser", "user-pass", None);
     let ccache = kdc.path().join("user.cc");
     kdc.kinit(&principal, "user-pass", &ccache, None);
-    let home = kerberos_home(&kdc, &hub, &ccache, "");
+    let home = kerberos_home(&kdc, &hub, &ccache, koji_conf_extra);
+    (kdc, hub, home)
+}
 
+#[tokio::test]
+async fn image_with_a_kinit_ticket_creates_a_task() {
+    let (_kdc, hub, home) = kinit_setup("");
     let mut args = vec!["image"];
     args.extend(IMAGE);
-    let out = home.koji_osbuild(&args).await.success();
-    let (owner, authtypes) = owner_and_authtypes(&hub, created_task(&out)).await;
-    assert_eq!(owner, "kojiuser");
-    assert_eq!(authtypes, [3], "one GSSAPI session (authtype 3)");
+    assert_task_by_kerberos(&hub, home.koji_osbuild(&args).await).await;
 }
 
 #[tokio::test]
@@ -153,10 +150,7 @@ async fn image_with_a_keytab_creates_a_task() {
         "image",
     ];
     args.extend(IMAGE);
-    let out = home.koji_osbuild(&args).await.success();
-    let (owner, authtypes) = owner_and_authtypes(&hub, created_task(&out)).await;
-    assert_eq!(owner, "kojiuser");
-    assert_eq!(authtypes, [3]);
+    assert_task_by_kerberos(&hub, home.koji_osbuild(&args).await).await;
     assert!(
         !kdc.path().join("empty.cc").exists(),
         "the keytab's tickets stay in memory, out of the user's ccache"
@@ -165,19 +159,10 @@ async fn image_with_a_keytab_creates_a_task() {
 
 #[tokio::test]
 async fn koji_cli_plugin_with_authtype_kerberos_creates_a_task() {
-    let kdc = Kdc::start();
-    let hub = kerberos_hub(&kdc, &[]);
-    let principal = kdc.add_user("kojiuser", "user-pass", None);
-    let ccache = kdc.path().join("user.cc");
-    kdc.kinit(&principal, "user-pass", &ccache, None);
-    let home = kerberos_home(&kdc, &hub, &ccache, "authtype = kerberos\n");
-
+    let (_kdc, hub, home) = kinit_setup("authtype = kerberos\n");
     let mut args = vec!["osbuild-image"];
     args.extend(IMAGE);
-    let out = home.koji(&args).await.success();
-    let (owner, authtypes) = owner_and_authtypes(&hub, created_task(&out)).await;
-    assert_eq!(owner, "kojiuser");
-    assert_eq!(authtypes, [3]);
+    assert_task_by_kerberos(&hub, home.koji(&args).await).await;
 }
 
 #[tokio::test]
@@ -234,7 +219,10 @@ async fn no_ticket_expired_ticket_unknown_principal_and_no_negotiate_each_give_o
         "{line}"
     );
     for out_text in [&out.stderr, &out.stdout] {
-        assert!(!out_text.contains("Negotiate YII"), "no token in the output");
+        assert!(
+            !out_text.contains("Negotiate YII"),
+            "no token in the output"
+        );
     }
 }
 
@@ -283,7 +271,13 @@ async fn builder_logs_in_by_keytab_runs_a_task_to_closed_and_doctor_checks_the_k
     }
     let conf_file = home.file("builder.conf", &conf);
     let (conf_arg, kojid_arg) = (conf_file.display().to_string(), kojid.display().to_string());
-    let doctor = ["doctor", "--config", &conf_arg, "--kojid-config", &kojid_arg];
+    let doctor = [
+        "doctor",
+        "--config",
+        &conf_arg,
+        "--kojid-config",
+        &kojid_arg,
+    ];
     let out = home.koji_osbuild_builder(&doctor).await;
     let keytab_line = out
         .stdout
@@ -382,7 +376,11 @@ async fn proxy_principals_and_allowed_realms_are_kojihubs() {
              except koji.GenericError as e:\n    print('refused:', e)\n",
             url = localhost_url(&hub),
             ca = hub.pki.as_ref().expect("pki").ca().display(),
-            proxy = if proxyuser.is_empty() { "None".to_string() } else { format!("'{proxyuser}'") },
+            proxy = if proxyuser.is_empty() {
+                "None".to_string()
+            } else {
+                format!("'{proxyuser}'")
+            },
         );
         let out = std::process::Command::new(e2e::python())
             .args(["-c", &script])

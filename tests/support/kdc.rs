@@ -97,7 +97,9 @@ impl Kdc {
     /// A principal with a random key, exported to `keytab`; `maxlife`
     /// limits its tickets' lifetime. Returns `name@REALM`.
     pub fn add_keytab(&self, name: &str, keytab: &Path, maxlife: Option<&str>) -> String {
-        let life = maxlife.map(|l| format!(" -maxlife {l}")).unwrap_or_default();
+        let life = maxlife
+            .map(|l| format!(" -maxlife {l}"))
+            .unwrap_or_default();
         self.kadmin(&format!("addprinc -randkey{life} {name}"));
         self.kadmin(&format!("ktadd -k {} {name}", keytab.display()));
         format!("{name}@{REALM}")

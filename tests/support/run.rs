@@ -27,6 +27,16 @@ impl Output {
         self
     }
 
+    /// The task id from the `Created task: N` line both CLIs print.
+    pub fn created_task(&self) -> i64 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Created task: "))
+            .unwrap_or_else(|| panic!("no 'Created task' line: {self:#?}"))
+            .parse()
+            .expect("task id")
+    }
+
     /// Assert failure with exactly one line on stderr, and return it.
     pub fn one_line_error(&self) -> &str {
         assert_ne!(self.code, 0, "command unexpectedly succeeded: {self:#?}");

@@ -544,7 +544,10 @@ const DEFAULT_KEYTAB: &str = "/etc/kojid/kojid.keytab";
 /// The host's credentials from the first of `sources` that has any. They
 /// come as a set from one section: a cert in [builder] is not combined with
 /// a password from kojid.conf. `hostname` fills `host_principal_format`.
-fn host_auth(sources: &[&Source], hostname: &dyn Fn() -> String) -> Result<Option<HostAuth>, ConfigError> {
+fn host_auth(
+    sources: &[&Source],
+    hostname: &dyn Fn() -> String,
+) -> Result<Option<HostAuth>, ConfigError> {
     for s in sources {
         if let Some(cert) = s.nonempty("cert")? {
             let key = s.nonempty("key")?.map(PathBuf::from);
@@ -562,7 +565,9 @@ fn host_auth(sources: &[&Source], hostname: &dyn Fn() -> String) -> Result<Optio
         }
         // Read as written in builder.conf too: `%s` is kojid's placeholder,
         // not configparser's interpolation.
-        let format = s.raw_value("host_principal_format").filter(|v| !v.trim().is_empty());
+        let format = s
+            .raw_value("host_principal_format")
+            .filter(|v| !v.trim().is_empty());
         let principal = match (s.nonempty("krb_principal")?, &format) {
             (Some(p), _) => Some(p),
             (None, Some(f)) if f.contains("%s") => Some(f.replacen("%s", &hostname(), 1)),
@@ -578,7 +583,7 @@ fn host_auth(sources: &[&Source], hostname: &dyn Fn() -> String) -> Result<Optio
                 return Err(ConfigError::MissingKey {
                     files: s.file("keytab"),
                     section: s.section.to_string(),
-                    key: "host_principal_format' (or 'krb_principal".to_string(),
+                    key: "host_principal_format' or 'krb_principal".to_string(),
                 });
             };
             return Ok(Some(HostAuth::Kerberos(koji::KerberosLogin {
@@ -590,7 +595,6 @@ fn host_auth(sources: &[&Source], hostname: &dyn Fn() -> String) -> Result<Optio
     }
     Ok(None)
 }
-
 
 impl Settings {
     /// Read builder.conf from `builder_paths` (later files win, missing
@@ -867,6 +871,71 @@ mod tests {
         assert_eq!(s.capacity, 7);
         let opts = s.koji_options();
         assert_eq!(opts.cert, Some(PathBuf::from("/etc/kojid/kojid.pem")));
+    }
+
+    #[test]
+    fn kerberos_host_keys_as_kojid() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = write(
+            dir.path(),
+            "b.conf",
+            "[builder]\nhostname = b1.example.com\n",
+        );
+        // kojid.conf is read raw, as kojid reads it: %s stays
+        let k = write(
+            dir.path(),
+            "kojid.conf",
+            "[kojid]\nhost_principal_format = compile/%s@EXAMPLE.COM\nkeytab = /k.keytab\n",
+        );
+        let s = Settings::load(&[&b], Some(&k)).unwrap();
+        assert_eq!(
+            s.auth,
+            HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some("compile/b1.example.com@EXAMPLE.COM".into()),
+                keytab: Some("/k.keytab".into()),
+                ccache: None,
+            })
+        );
+        // [builder] alone: kojid's default keytab; krb_principal wins over the format
+        let c = write(
+            dir.path(),
+            "c.conf",
+            "[builder]\nhost_principal_format = compile/%s@X\nkrb_principal = h@X\n\
+             ccache = FILE:/tmp/cc\n",
+        );
+        let s = Settings::load(&[&c], None).unwrap();
+        assert_eq!(
+            s.auth,
+            HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some("h@X".into()),
+                keytab: Some("/etc/kojid/kojid.keytab".into()),
+                ccache: Some("FILE:/tmp/cc".into()),
+            })
+        );
+        // a format without %s, or a keytab without a principal, is refused
+        let d = write(
+            dir.path(),
+            "d.conf",
+            "[builder]\nhost_principal_format = compile@X\n",
+        );
+        let e = Settings::load(&[&d], None).unwrap_err().to_string();
+        assert!(
+            e.contains("'host_principal_format'") && e.contains("%s"),
+            "{e}"
+        );
+        let e2 = write(dir.path(), "e.conf", "[builder]\nkeytab = /k.keytab\n");
+        let e = Settings::load(&[&e2], None).unwrap_err().to_string();
+        assert!(e.contains("host_principal_format"), "{e}");
+        // a cert still wins, as in kojid
+        let f = write(
+            dir.path(),
+            "f.conf",
+            "[builder]\ncert = /c.pem\nkeytab = /k.keytab\n",
+        );
+        assert!(matches!(
+            Settings::load(&[&f], None).unwrap().auth,
+            HostAuth::Certificate { .. }
+        ));
     }
 
     #[test]

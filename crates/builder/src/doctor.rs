@@ -181,7 +181,11 @@ impl Doctor<'_> {
             Err(e) => return Outcome::Fail(format!("{e}; fix {setting}")),
         };
         if !held.contains(principal) {
-            let held = if held.is_empty() { "nothing".to_string() } else { held.join(", ") };
+            let held = if held.is_empty() {
+                "nothing".to_string()
+            } else {
+                held.join(", ")
+            };
             return Outcome::Fail(format!(
                 "{} holds no key for {principal} (it holds {held}): export one (kadmin ktadd -k \
                  {} {principal}) or fix host_principal_format / krb_principal",

@@ -35,7 +35,10 @@ pub enum SessionError {
 #[derive(Clone)]
 pub enum Auth {
     Anonymous,
-    Password { user: String, password: String },
+    Password {
+        user: String,
+        password: String,
+    },
     Ssl,
     /// GSSAPI: the ticket cache, or a principal with its keytab.
     Kerberos(KerberosLogin),
@@ -213,6 +216,7 @@ mod tests {
     use super::*;
     use crate::args::parse_from;
     use std::fs;
+    use std::path::Path;
 
     fn global(argv: &[&str]) -> GlobalArgs {
         let mut full = vec!["koji-osbuild"];
@@ -240,7 +244,8 @@ mod tests {
     const CONF: &str = "[koji]\nserver = https://conf/kojihub\nweburl = https://conf/koji\n\
                         poll_interval = 2\nauthtype = password\n\n\
                         [anon]\nserver = https://anon/kojihub\nauthtype = noauth\n\n\
-                        [krb]\nserver = https://krb/kojihub\n";
+                        [krb]\nserver = https://krb/kojihub\n\n\
+                        [gss]\nserver = https://gss/kojihub\nauthtype = GSSAPI\n";
 
     #[test]
     fn command_line_overrides_config() {
@@ -292,7 +297,11 @@ mod tests {
             "Kerberos(principal u@R)"
         );
         assert_eq!(
-            auth(&["--authtype", "GSSAPI"]).unwrap(),
+            auth(&["-p", "gss", "--principal", "u@R"]).unwrap(),
+            "Kerberos(principal u@R)"
+        );
+        assert_eq!(
+            auth(&["--authtype", "gssapi"]).unwrap(),
             "Kerberos(the default principal)"
         );
         assert!(matches!(
@@ -308,6 +317,50 @@ mod tests {
         assert_eq!(
             auth(&["-p", "krb", "--user", "u", "--password", "p"]).unwrap(),
             "Password(user u)"
+        );
+    }
+
+    #[test]
+    fn kerberos_settings_from_config_and_command_line() {
+        let (_dir, loc) = locations(
+            "[k]\nserver = https://k/kojihub\nauthtype = kerberos\nprincipal = me@R\n\
+             keytab = ~/me.keytab\nkrb_rdns = yes\nkrb_canon_host = on\nkrb_server_realm = R\n\n\
+             [nokt]\nserver = https://k/kojihub\nkeytab = /k.keytab\n",
+        );
+        let s = settings(&global(&["-p", "k"]), &loc).unwrap();
+        let Auth::Kerberos(login) = &s.auth else {
+            panic!("{:?}", s.auth)
+        };
+        assert_eq!(login.principal.as_deref(), Some("me@R"));
+        let home = loc.home.clone().unwrap();
+        assert_eq!(login.keytab, Some(home.join("me.keytab")), "~ expanded");
+        assert_eq!(
+            s.options.krb_service,
+            koji::ServiceOptions {
+                rdns: true,
+                canon_host: true,
+                server_realm: Some("R".into())
+            }
+        );
+        // the command line wins
+        let s = settings(
+            &global(&["-p", "k", "--principal", "you@R", "--keytab", "/you.kt"]),
+            &loc,
+        )
+        .unwrap();
+        let Auth::Kerberos(login) = &s.auth else {
+            panic!()
+        };
+        assert_eq!(login.principal.as_deref(), Some("you@R"));
+        assert_eq!(login.keytab.as_deref(), Some(Path::new("/you.kt")));
+        // koji_cli: a keytab without a principal is not used (the ccache is)
+        let s = settings(&global(&["-p", "nokt"]), &loc).unwrap();
+        let Auth::Kerberos(login) = &s.auth else {
+            panic!()
+        };
+        assert_eq!(
+            (login.principal.as_deref(), login.keytab.as_deref()),
+            (None, None)
         );
     }
 

@@ -143,13 +143,13 @@ fn reverse_name(host: &str) -> Option<String> {
 pub fn negotiate_token(login: &KerberosLogin, service: &str) -> Result<Vec<u8>, KerberosError> {
     let cred = acquire(login)?;
     let who = login.who();
-    let service_err = |e: libgssapi::error::Error| classify(login, &e).unwrap_or_else(|| {
-        KerberosError::Service {
+    let service_err = |e: libgssapi::error::Error| {
+        classify(login, &e).unwrap_or_else(|| KerberosError::Service {
             service: service.to_string(),
             who: who.clone(),
             detail: one_line(&e),
-        }
-    });
+        })
+    };
     let name_type = if service.contains('/') {
         GSS_NT_KRB5_PRINCIPAL
     } else {
@@ -211,7 +211,10 @@ pub fn keytab_principals(keytab: &Path) -> Result<Vec<String>, KerberosError> {
         detail: detail.to_string(),
     };
     let data = std::fs::read(keytab).map_err(|e| bad(&format!("cannot read it: {e}")))?;
-    let mut r = Reader { data: &data, pos: 0 };
+    let mut r = Reader {
+        data: &data,
+        pos: 0,
+    };
     let version = r.u16().ok_or_else(|| bad("empty, not a keytab"))?;
     if version != 0x0502 && version != 0x0501 {
         return Err(bad("not a Kerberos keytab (unknown format)"));
@@ -221,11 +224,15 @@ pub fn keytab_principals(keytab: &Path) -> Result<Vec<String>, KerberosError> {
         let size = size as i32;
         if size <= 0 {
             // a hole left by a removed entry
-            r.skip(size.unsigned_abs() as usize).ok_or_else(|| bad("truncated"))?;
+            r.skip(size.unsigned_abs() as usize)
+                .ok_or_else(|| bad("truncated"))?;
             continue;
         }
         let entry = r.take(size as usize).ok_or_else(|| bad("truncated"))?;
-        let mut e = Reader { data: entry, pos: 0 };
+        let mut e = Reader {
+            data: entry,
+            pos: 0,
+        };
         let mut count = e.u16().ok_or_else(|| bad("truncated entry"))?;
         if version == 0x0501 {
             count = count.saturating_sub(1);
@@ -260,11 +267,13 @@ impl<'a> Reader<'a> {
         self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn string(&mut self) -> Option<String> {
         let n = self.u16()? as usize;
-        self.take(n).map(|b| String::from_utf8_lossy(b).into_owned())
+        self.take(n)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 }
 
@@ -325,7 +334,10 @@ fn other(login: &KerberosLogin, e: &libgssapi::error::Error) -> KerberosError {
 }
 
 fn one_line(e: &libgssapi::error::Error) -> String {
-    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `gss_acquire_cred_from`: initiator credentials for `principal` (or the
@@ -420,7 +432,10 @@ mod tests {
     #[test]
     fn service_names() {
         let plain = ServiceOptions::default();
-        assert_eq!(service_name("koji.example.com", &plain), "HTTP@koji.example.com");
+        assert_eq!(
+            service_name("koji.example.com", &plain),
+            "HTTP@koji.example.com"
+        );
         let realm = ServiceOptions {
             server_realm: Some("EXAMPLE.COM".into()),
             ..plain.clone()
@@ -476,9 +491,15 @@ mod tests {
             ["compile/b1.example.com@EXAMPLE.COM", "alice@EXAMPLE.COM"]
         );
         std::fs::write(&path, &kt[..kt.len() - 3]).unwrap();
-        assert!(keytab_principals(&path).unwrap_err().to_string().contains("truncated"));
+        assert!(keytab_principals(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
         std::fs::write(&path, b"hello").unwrap();
-        assert!(keytab_principals(&path).unwrap_err().to_string().contains("not a Kerberos keytab"));
+        assert!(keytab_principals(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a Kerberos keytab"));
     }
 
     #[test]
@@ -489,6 +510,9 @@ mod tests {
             ccache: None,
         };
         let e = acquire(&login).unwrap_err().to_string();
-        assert!(e.contains("/nonexistent/kojid.keytab") && e.contains("cannot read"), "{e}");
+        assert!(
+            e.contains("/nonexistent/kojid.keytab") && e.contains("cannot read"),
+            "{e}"
+        );
     }
 }

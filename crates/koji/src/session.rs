@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::kerberos::{self, KerberosError, KerberosLogin, ServiceOptions};
 use crate::fault::{Fault, FaultKind};
+use crate::kerberos::{self, KerberosError, KerberosLogin, ServiceOptions};
 use crate::value::{Struct, Value};
 use crate::{kwargs, wire};
 
@@ -139,7 +139,10 @@ impl SessionInfo {
 /// session expired (Koji's `renew_expired_session`).
 #[derive(Clone)]
 enum AuthMethod {
-    Password { user: String, password: String },
+    Password {
+        user: String,
+        password: String,
+    },
     Ssl,
     /// Kept to log in again with the same principal and keytab: with a
     /// keytab a fresh ticket is obtained whenever the old one ran out.
@@ -537,7 +540,10 @@ impl ClientSession {
             .get_all(reqwest::header::WWW_AUTHENTICATE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|c| c.trim().to_ascii_lowercase().starts_with("negotiate")));
+            .any(|v| {
+                v.split(',')
+                    .any(|c| c.trim().to_ascii_lowercase().starts_with("negotiate"))
+            });
         let body = resp.bytes().await.map_err(|e| transport_error(&shown, e))?;
         let body = body.to_vec();
         Ok(Reply {
@@ -656,9 +662,11 @@ impl ClientSession {
             return first.into_value().map_err(|e| match e {
                 // The location let us in without Negotiate and the hub found
                 // no principal (nor certificate): it has no Kerberos there.
-                Error::Fault { kind: FaultKind::AuthError, message, .. }
-                    if message.starts_with("could not verify client") =>
-                {
+                Error::Fault {
+                    kind: FaultKind::AuthError,
+                    message,
+                    ..
+                } if message.starts_with("could not verify client") => {
                     Error::Kerberos(KerberosError::NoNegotiate {
                         url: url.clone(),
                         why: format!("/ssllogin logged nobody in ({message})"),
@@ -830,14 +838,15 @@ impl ClientSession {
                 timeout: self.shared.opts.timeout,
             })
         };
-        let first = self
-            .send_with_retries("rawUpload", &prepare()?, true)
-            .await;
+        let first = self.send_with_retries("rawUpload", &prepare()?, true).await;
         match first {
             // Koji's rawUpload goes through _callMethod, which renews an
             // expired session too.
             Err(e) if e.is_fault(FaultKind::AuthExpired) && self.can_renew("rawUpload") => {
-                tracing::info!(method = "rawUpload", "Koji session expired; logging in again");
+                tracing::info!(
+                    method = "rawUpload",
+                    "Koji session expired; logging in again"
+                );
                 self.renew_locked().await?;
                 self.send_with_retries("rawUpload", &prepare()?, true).await
             }
