@@ -128,6 +128,15 @@ async fn image_with_a_kinit_ticket_creates_a_task() {
     let mut args = vec!["image"];
     args.extend(IMAGE);
     assert_task_by_kerberos(&hub, home.koji_osbuild(&args).await).await;
+
+    // the client doctor makes the same login
+    let out = home.koji_osbuild(&["doctor"]).await;
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with('✓') && l.contains("login: logged in as kojiuser")),
+        "{out:#?}"
+    );
 }
 
 #[tokio::test]
