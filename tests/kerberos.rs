@@ -174,65 +174,57 @@ async fn koji_cli_plugin_with_authtype_kerberos_creates_a_task() {
     assert_task_by_kerberos(&hub, home.koji(&args).await).await;
 }
 
+/// `koji-osbuild image` against `hub` with the ccache `ccache`: it must
+/// fail with one line holding each of `wanted`, and no token.
+async fn image_error(kdc: &Kdc, hub: &TestHub, ccache: &Path, wanted: &[&str]) {
+    let mut args = vec!["image"];
+    args.extend(IMAGE);
+    let out = kerberos_home(kdc, hub, ccache, "")
+        .koji_osbuild(&args)
+        .await;
+    let line = out.one_line_error();
+    for w in wanted {
+        assert!(line.contains(w), "{w:?} not in: {line}");
+    }
+    assert!(!line.contains("Negotiate YII"), "no token in: {line}");
+}
+
 #[tokio::test]
 async fn no_ticket_expired_ticket_unknown_principal_and_no_negotiate_each_give_one_line() {
     let kdc = Kdc::start();
     let hub = kerberos_hub(&kdc, &[]);
-    let mut args = vec!["image"];
-    args.extend(IMAGE);
 
     // no ticket at all
-    let home = kerberos_home(&kdc, &hub, &kdc.path().join("none.cc"), "");
-    let out = home.koji_osbuild(&args).await;
-    let line = out.one_line_error();
-    assert!(
-        line.contains("no Kerberos ticket") && line.contains("kinit"),
-        "{line}"
-    );
+    let none = kdc.path().join("none.cc");
+    image_error(&kdc, &hub, &none, &["no Kerberos ticket", "run `kinit`"]).await;
 
     // a ticket that ran out
     let principal = kdc.add_user("kojiuser", "user-pass", None);
     let short = kdc.path().join("short.cc");
     kdc.kinit(&principal, "user-pass", &short, Some("2s"));
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let home = kerberos_home(&kdc, &hub, &short, "");
-    let out = home.koji_osbuild(&args).await;
-    let line = out.one_line_error();
-    assert!(
-        line.contains("has expired") && line.contains("kinit"),
-        "{line}"
-    );
+    let expired = [
+        "the Kerberos ticket of the default principal has expired",
+        "run `kinit` again",
+    ];
+    image_error(&kdc, &hub, &short, &expired).await;
 
     // a principal the KDC knows but the hub maps to no user
     let stranger = kdc.add_user("stranger", "stranger-pass", None);
     let cc = kdc.path().join("stranger.cc");
     kdc.kinit(&stranger, "stranger-pass", &cc, None);
-    let home = kerberos_home(&kdc, &hub, &cc, "");
-    let out = home.koji_osbuild(&args).await;
-    let line = out.one_line_error();
-    assert!(
-        line.contains(&format!("knows no user with Kerberos principal {stranger}"))
-            && line.contains("koji edit-user --add-krb"),
-        "{line}"
-    );
+    let unknown = format!("the hub knows no user with Kerberos principal {stranger}");
+    image_error(&kdc, &hub, &cc, &[&unknown, "koji edit-user --add-krb"]).await;
 
     // a hub that does not offer Negotiate (certificates only)
     let plain = TestHub::start_tls();
     let cc = kdc.path().join("user.cc");
     kdc.kinit(&principal, "user-pass", &cc, None);
-    let home = kerberos_home(&kdc, &plain, &cc, "");
-    let out = home.koji_osbuild(&args).await;
-    let line = out.one_line_error();
-    assert!(
-        line.contains("does not offer Kerberos (GSSAPI) logins"),
-        "{line}"
-    );
-    for out_text in [&out.stderr, &out.stdout] {
-        assert!(
-            !out_text.contains("Negotiate YII"),
-            "no token in the output"
-        );
-    }
+    let no = [
+        "does not offer Kerberos (GSSAPI) logins",
+        "authtype ssl or password",
+    ];
+    image_error(&kdc, &plain, &cc, &no).await;
 }
 
 /// builder.conf (composer, hub over https://localhost, the host name) and a
