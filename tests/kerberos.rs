@@ -280,21 +280,13 @@ async fn builder_logs_in_by_keytab_runs_a_task_to_closed_and_doctor_checks_the_k
         &kojid_arg,
     ];
     let out = home.koji_osbuild_builder(&doctor).await;
-    let keytab_line = out
-        .stdout
-        .lines()
-        .find(|l| l.contains("host keytab"))
-        .unwrap_or_else(|| panic!("no keytab check: {out:#?}"));
-    assert!(
-        keytab_line.starts_with('✓')
-            && keytab_line.contains(&format!("compile/builder.local@{REALM}")),
-        "{out:#?}"
-    );
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.starts_with('✓') && l.contains("host login")),
-        "{out:#?}"
+    let holds = format!("holds compile/builder.local@{REALM}; got a ticket");
+    assert_check(&out, '✓', "host keytab", &holds);
+    assert_check(
+        &out,
+        '✓',
+        "host login",
+        "logged in as builder.local by Kerberos",
     );
 
     let mut builder =
@@ -317,16 +309,18 @@ async fn builder_logs_in_by_keytab_runs_a_task_to_closed_and_doctor_checks_the_k
     )
     .expect("rewrite kojid.conf");
     let out = home.koji_osbuild_builder(&doctor).await;
-    let keytab_line = out
+    let missing = format!("holds no key for compile/builder.local@{REALM}");
+    assert_check(&out, '✗', "host keytab", &missing);
+}
+
+/// Doctor's line for `check` has `mark` and holds `text`.
+fn assert_check(out: &Output, mark: char, check: &str, text: &str) {
+    let line = out
         .stdout
         .lines()
-        .find(|l| l.contains("host keytab"))
-        .unwrap_or_else(|| panic!("no keytab check: {out:#?}"));
-    assert!(
-        keytab_line.starts_with('✗')
-            && keytab_line.contains(&format!("holds no key for compile/builder.local@{REALM}")),
-        "{keytab_line}"
-    );
+        .find(|l| l.contains(&format!("{check}: ")))
+        .unwrap_or_else(|| panic!("no {check} line: {out:#?}"));
+    assert!(line.starts_with(mark) && line.contains(text), "{out:#?}");
 }
 
 #[tokio::test]
