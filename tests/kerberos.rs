@@ -145,8 +145,10 @@ async fn image_with_a_keytab_creates_a_task() {
     let hub = kerberos_hub(&kdc, &[]);
     let keytab = kdc.path().join("kojiuser.keytab");
     let principal = kdc.add_keytab("kojiuser", &keytab, None);
-    // no ticket anywhere: the keytab is all there is
-    let home = kerberos_home(&kdc, &hub, &kdc.path().join("empty.cc"), "");
+    // no ticket anywhere: the keytab is all there is; the service
+    // principal named with its realm, from the canonical host name
+    let service = format!("krb_server_realm = {REALM}\nkrb_canon_host = true\n");
+    let home = kerberos_home(&kdc, &hub, &kdc.path().join("empty.cc"), &service);
 
     let keytab = keytab.display().to_string();
     let mut args = vec![
