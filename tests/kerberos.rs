@@ -40,13 +40,13 @@ fn kerberos_hub(kdc: &Kdc, options: &[&str]) -> TestHub {
     }
     let seed_file = kdc.path().join("seed.json");
     std::fs::write(&seed_file, seed.to_string()).expect("write seed");
-    let mut hub_options = vec![format!("HostPrincipalFormat=compile/%s@{REALM}")];
-    hub_options.extend(options.iter().map(|o| o.to_string()));
+    let mut all = vec![format!("HostPrincipalFormat=compile/%s@{REALM}")];
+    all.extend(options.iter().map(|o| o.to_string()));
     TestHub::start_with(HubOptions {
         tls: true,
         seed: Some(seed_file),
         krb_keytab: Some(kdc.http_keytab()),
-        hub_options,
+        options: all,
         env: kdc.env(),
         ..HubOptions::default()
     })

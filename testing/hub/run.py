@@ -4,7 +4,7 @@
     python testing/hub/run.py --seed testing/hub/seed.json --state-dir DIR [--port 0]
         [--https-port 0 --tls-cert F --tls-key F --tls-ca F]
         [--plugin-path DIR] [--plugins osbuild] [--run-interval 0] [--log-file F]
-        [--krb-keytab F] [--hub-option KEY=VALUE ...]
+        [--krb-keytab F] [--option HostTimeout=15 ...]
 
 Prints HUB_URL=, HUB_HTTPS_URL= (with TLS), TOPURL=, WEBURL= and READY on stdout,
 then serves until SIGTERM/SIGINT and exits 0. The state (SQLite + files) in
@@ -46,16 +46,34 @@ def parse_args(argv):
     p.add_argument('--log-file')
     p.add_argument('--krb-keytab',
                    help='service keytab (HTTP/<host>@REALM): Negotiate on /kojihub/ssllogin')
-    p.add_argument('--hub-option', action='append', default=[], metavar='KEY=VALUE',
-                   help="a hub.conf option, e.g. HostPrincipalFormat=compile/%%s@REALM, "
-                        "AllowedKrbRealms, ProxyPrincipals, SessionRenewalTimeout (minutes)")
+    p.add_argument('--option', action='append', default=[], metavar='NAME=VALUE',
+                   type=hub_option,
+                   help='a hub.conf option: numeric (HostTimeout, AssignTimeout, ReadyTimeout, '
+                        'RunInterval, SessionRenewalTimeout in minutes, ...) or Kerberos '
+                        '(HostPrincipalFormat=compile/%%s@REALM, AllowedKrbRealms, '
+                        'ProxyPrincipals); repeatable')
     args = p.parse_args(argv)
-    for opt in args.hub_option:
-        if '=' not in opt:
-            p.error('--hub-option needs KEY=VALUE, got %r' % opt)
     if args.https_port is not None and not (args.tls_cert and args.tls_key and args.tls_ca):
         p.error('--https-port needs --tls-cert, --tls-key and --tls-ca')
     return args
+
+
+def hub_option(text):
+    """NAME=VALUE for one of the hub.conf options the test hub knows: a number for the
+    numeric ones, the text as is for the others (HostPrincipalFormat, ...)."""
+    name, sep, value = text.partition('=')
+    known = sorted(state.DEFAULT_OPTS)
+    if not sep or name not in known:
+        raise argparse.ArgumentTypeError(
+            '%r: give NAME=VALUE with NAME one of %s' % (text, ', '.join(known)))
+    default = state.DEFAULT_OPTS[name]
+    if not isinstance(default, (int, float)):
+        return name, value
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r: %s must be a number of seconds or a count'
+                                         % (text, name))
 
 
 def load_plugins(path, names):
@@ -70,9 +88,7 @@ def main(argv=None):
         filename=args.log_file, level=logging.INFO if args.log_file else logging.WARNING,
         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     os.makedirs(args.state_dir, exist_ok=True)
-    opts = {'RunInterval': args.run_interval}
-    opts.update(state.parse_options(args.hub_option))
-    state.init(args.state_dir, opts)
+    state.init(args.state_dir, dict([('RunInterval', args.run_interval)] + args.option))
     store = db.open_store(os.path.join(args.state_dir, 'hub.sqlite'))
     if store.is_empty():
         seed.apply_seed(seed.load_seed(args.seed))

@@ -42,8 +42,9 @@ pub struct HubOptions {
     pub state_dir: Option<PathBuf>,
     /// Kerberos logins on /ssllogin with this service keytab (needs `tls`).
     pub krb_keytab: Option<PathBuf>,
-    /// hub.conf options (`KEY=VALUE`: HostPrincipalFormat, SessionRenewalTimeout, ...).
-    pub hub_options: Vec<String>,
+    /// hub.conf options as `NAME=VALUE` (`HostTimeout=15`,
+    /// `HostPrincipalFormat=compile/%s@REALM`): run.py's `--option`.
+    pub options: Vec<String>,
     /// Extra environment (a test KDC's `KRB5_CONFIG`).
     pub env: Vec<(String, String)>,
 }
@@ -104,8 +105,8 @@ impl TestHub {
         if let Some(keytab) = &opts.krb_keytab {
             args.extend(["--krb-keytab".into(), keytab.into()]);
         }
-        for o in &opts.hub_options {
-            args.extend(["--hub-option".into(), o.into()]);
+        for option in &opts.options {
+            args.extend(["--option".into(), option.into()]);
         }
         let (child, lines) = spawn(&args, &opts.env, "0", opts.tls.then_some("0"));
         let get = |key: &str| crate::printed(&lines, key);

@@ -19,22 +19,6 @@ DEFAULT_OPTS = {
     'SessionRenewalTimeout': 1440,  # minutes; 0 = sessions never expire
 }
 
-_TYPES = {'RunInterval': float, 'ReadyTimeout': float, 'AssignTimeout': float,
-          'SoftRefusalTimeout': float, 'HostTimeout': float, 'CapacityOvercommit': float,
-          'MaxJobs': int, 'SessionRenewalTimeout': float}
-
-
-def parse_options(pairs):
-    """--hub-option KEY=VALUE pairs, typed like hub.conf's."""
-    opts = {}
-    for pair in pairs:
-        key, _, value = pair.partition('=')
-        key = key.strip()
-        if key not in DEFAULT_OPTS:
-            raise SystemExit('test hub: unknown hub option %r' % key)
-        opts[key] = _TYPES.get(key, str)(value.strip())
-    return opts
-
 
 class Hub:
     def __init__(self, topdir, opts=None):

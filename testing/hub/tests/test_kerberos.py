@@ -48,8 +48,8 @@ def test_ssllogin_asks_for_negotiate_and_refuses_a_bad_token(tmp_path, keytab):
 
 def test_host_principal_format_and_session_renewal_timeout(tmp_path):
     hub = Hub(tmp_path / 'state', extra_args=[
-        '--hub-option', 'HostPrincipalFormat=compile/%s@KOJI.TEST',
-        '--hub-option', 'SessionRenewalTimeout=0.02']).start()
+        '--option', 'HostPrincipalFormat=compile/%s@KOJI.TEST',
+        '--option', 'SessionRenewalTimeout=0.02']).start()
     try:
         host = hub.anon().getUser('builder.local')
         assert host['krb_principals'] == ['compile/builder.local@KOJI.TEST']
@@ -67,6 +67,6 @@ def test_host_principal_format_and_session_renewal_timeout(tmp_path):
 
 
 def test_unknown_hub_option_is_refused(tmp_path):
-    hub = Hub(tmp_path / 'state', extra_args=['--hub-option', 'NoSuchOption=1'])
-    with pytest.raises(RuntimeError, match='unknown hub option'):
+    hub = Hub(tmp_path / 'state', extra_args=['--option', 'NoSuchOption=1'])
+    with pytest.raises(RuntimeError, match='NAME one of'):
         hub.start()
