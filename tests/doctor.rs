@@ -16,12 +16,13 @@ use e2e::tasks::{submit_guest_image, wait_done};
 use koji::{ClientSession, TaskState, Value};
 
 /// Every check, in the order doctor prints them.
-const CHECKS: [&str; 12] = [
+const CHECKS: [&str; 13] = [
     "config",
     "composer client certificate",
     "composer client certificate validity",
     "host certificate",
     "host certificate validity",
+    "host keytab",
     "composer connection",
     "composer TLS",
     "composer API",

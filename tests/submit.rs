@@ -59,14 +59,8 @@ fn koji_image_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-/// The task id from the `Created task: N` line.
 fn created_task(out: &Output) -> i64 {
-    out.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Created task: "))
-        .unwrap_or_else(|| panic!("no 'Created task' line: {out:#?}"))
-        .parse()
-        .expect("task id")
+    out.created_task()
 }
 
 /// The summary printed before submitting (its last line, the opts, is

@@ -4,7 +4,7 @@
     python testing/hub/run.py --seed testing/hub/seed.json --state-dir DIR [--port 0]
         [--https-port 0 --tls-cert F --tls-key F --tls-ca F]
         [--plugin-path DIR] [--plugins osbuild] [--run-interval 0] [--log-file F]
-        [--option HostTimeout=15 ...]
+        [--krb-keytab F] [--option HostTimeout=15 ...]
 
 Prints HUB_URL=, HUB_HTTPS_URL= (with TLS), TOPURL=, WEBURL= and READY on stdout,
 then serves until SIGTERM/SIGINT and exits 0. The state (SQLite + files) in
@@ -43,11 +43,15 @@ def parse_args(argv):
                    help='space or comma separated plugin names ("" for none)')
     p.add_argument('--run-interval', type=float, default=0.0,
                    help='scheduler RunInterval in seconds (Koji default 60)')
+    p.add_argument('--log-file')
+    p.add_argument('--krb-keytab',
+                   help='service keytab (HTTP/<host>@REALM): Negotiate on /kojihub/ssllogin')
     p.add_argument('--option', action='append', default=[], metavar='NAME=VALUE',
                    type=hub_option,
-                   help='a numeric hub.conf option (HostTimeout, AssignTimeout, ReadyTimeout, '
-                        'RunInterval, ...); repeatable')
-    p.add_argument('--log-file')
+                   help='a hub.conf option: numeric (HostTimeout, AssignTimeout, ReadyTimeout, '
+                        'RunInterval, SessionRenewalTimeout in minutes, ...) or Kerberos '
+                        '(HostPrincipalFormat=compile/%%s@REALM, AllowedKrbRealms, '
+                        'ProxyPrincipals); repeatable')
     args = p.parse_args(argv)
     if args.https_port is not None and not (args.tls_cert and args.tls_key and args.tls_ca):
         p.error('--https-port needs --tls-cert, --tls-key and --tls-ca')
@@ -55,12 +59,16 @@ def parse_args(argv):
 
 
 def hub_option(text):
-    """NAME=VALUE for one of the numeric hub.conf options the test hub knows."""
+    """NAME=VALUE for one of the hub.conf options the test hub knows: a number for the
+    numeric ones, the text as is for the others (HostPrincipalFormat, ...)."""
     name, sep, value = text.partition('=')
-    known = sorted(k for k, v in state.DEFAULT_OPTS.items() if isinstance(v, (int, float)))
+    known = sorted(state.DEFAULT_OPTS)
     if not sep or name not in known:
         raise argparse.ArgumentTypeError(
             '%r: give NAME=VALUE with NAME one of %s' % (text, ', '.join(known)))
+    default = state.DEFAULT_OPTS[name]
+    if not isinstance(default, (int, float)):
+        return name, value
     try:
         return name, float(value)
     except ValueError:
@@ -93,7 +101,11 @@ def main(argv=None):
         sys.stderr.write('test hub: cannot load hub plugins %s from %s: %s: %s\n'
                          % (names, args.plugin_path, type(e).__name__, e))
         return 2
-    app = server.Application(api.build_registry(plugins))
+    auth = None
+    if args.krb_keytab:
+        from testhub import negotiate
+        auth = negotiate.Negotiate(args.krb_keytab)
+    app = server.Application(api.build_registry(plugins), auth)
 
     servers = [server.make_server(app, args.host, args.port)]
     http_port = servers[0].server_address[1]

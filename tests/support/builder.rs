@@ -100,6 +100,10 @@ pub fn run_until_exit(conf: &str, timeout: Duration) -> (std::process::ExitStatu
 /// A running builder; killed when dropped, its log shown if the test failed.
 pub struct BuilderProcess {
     child: Option<Child>,
+    /// Extra environment (a test KDC's `KRB5_CONFIG`) and arguments
+    /// (`--kojid-config FILE`).
+    env: Vec<(String, String)>,
+    args: Vec<String>,
     config: PathBuf,
     log: PathBuf,
     dir: tempfile::TempDir,
@@ -112,12 +116,20 @@ impl BuilderProcess {
     /// Writes `conf` as builder.conf and starts the daemon with it; returns
     /// once it has logged in as the host.
     pub fn start(conf: &str) -> BuilderProcess {
+        BuilderProcess::start_with_env(conf, &[], &[])
+    }
+
+    /// [`BuilderProcess::start`] with extra environment variables and
+    /// command-line arguments.
+    pub fn start_with_env(conf: &str, env: &[(String, String)], args: &[&str]) -> BuilderProcess {
         let dir = tempfile::tempdir().expect("temp dir for the builder");
         let config = dir.path().join("builder.conf");
         std::fs::write(&config, conf).expect("write builder.conf");
         let log = dir.path().join("builder.log");
         let mut b = BuilderProcess {
             child: None,
+            env: env.to_vec(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             config,
             log,
             dir,
@@ -208,7 +220,9 @@ impl BuilderProcess {
         };
         let child = command
             .arg(&self.config)
+            .args(&self.args)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

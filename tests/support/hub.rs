@@ -25,8 +25,9 @@ pub struct TestHub {
     /// certificates (TLS hubs only).
     pub pki: Option<Pki>,
     state_dir: PathBuf,
-    /// The command line, kept for [`TestHub::restart`].
+    /// The command line and environment, kept for [`TestHub::restart`].
     args: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -39,8 +40,13 @@ pub struct HubOptions {
     pub seed: Option<PathBuf>,
     /// Re-use an existing state directory (restart tests).
     pub state_dir: Option<PathBuf>,
-    /// hub.conf options as `NAME=VALUE` (`HostTimeout=15`): run.py's `--option`.
+    /// Kerberos logins on /ssllogin with this service keytab (needs `tls`).
+    pub krb_keytab: Option<PathBuf>,
+    /// hub.conf options as `NAME=VALUE` (`HostTimeout=15`,
+    /// `HostPrincipalFormat=compile/%s@REALM`): run.py's `--option`.
     pub options: Vec<String>,
+    /// Extra environment (a test KDC's `KRB5_CONFIG`).
+    pub env: Vec<(String, String)>,
 }
 
 impl TestHub {
@@ -81,9 +87,6 @@ impl TestHub {
             "--log-file".into(),
             state_dir.join("hub.log").into(),
         ];
-        for option in &opts.options {
-            args.extend(["--option".into(), option.into()]);
-        }
         let pki = if opts.tls {
             let pki = Pki::new(&state_dir.join("pki"));
             let server: CertPair = pki.server("hub");
@@ -99,7 +102,13 @@ impl TestHub {
         } else {
             None
         };
-        let (child, lines) = spawn(&args, "0", opts.tls.then_some("0"));
+        if let Some(keytab) = &opts.krb_keytab {
+            args.extend(["--krb-keytab".into(), keytab.into()]);
+        }
+        for option in &opts.options {
+            args.extend(["--option".into(), option.into()]);
+        }
+        let (child, lines) = spawn(&args, &opts.env, "0", opts.tls.then_some("0"));
         let get = |key: &str| crate::printed(&lines, key);
         let url = get("HUB_URL").expect("hub printed HUB_URL");
         TestHub {
@@ -111,6 +120,7 @@ impl TestHub {
             child: Some(child),
             state_dir,
             args,
+            env: opts.env,
             _tmp: tmp,
         }
     }
@@ -130,7 +140,7 @@ impl TestHub {
         };
         let http = port(&self.url);
         let https = self.https_url.as_deref().map(port);
-        let (child, lines) = spawn(&self.args, &http, https.as_deref());
+        let (child, lines) = spawn(&self.args, &self.env, &http, https.as_deref());
         assert_eq!(
             crate::printed(&lines, "HUB_URL").as_deref(),
             Some(self.url.as_str()),
@@ -183,11 +193,13 @@ impl TestHub {
 /// Runs the hub with `args` on `port` (and `https_port`); waits for READY.
 fn spawn(
     args: &[std::ffi::OsString],
+    env: &[(String, String)],
     port: &str,
     https_port: Option<&str>,
 ) -> (Child, Vec<String>) {
     let mut cmd = Command::new(python());
     cmd.args(args).arg("--port").arg(port);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(p) = https_port {
         cmd.arg("--https-port").arg(p);
     }

@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod certs;
 pub mod hub;
+pub mod kdc;
 pub mod proxy;
 pub mod run;
 pub mod sim;

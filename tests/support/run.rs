@@ -27,6 +27,16 @@ impl Output {
         self
     }
 
+    /// The task id from the `Created task: N` line both CLIs print.
+    pub fn created_task(&self) -> i64 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Created task: "))
+            .unwrap_or_else(|| panic!("no 'Created task' line: {self:#?}"))
+            .parse()
+            .expect("task id")
+    }
+
     /// Assert failure with exactly one line on stderr, and return it.
     pub fn one_line_error(&self) -> &str {
         assert_ne!(self.code, 0, "command unexpectedly succeeded: {self:#?}");
@@ -39,6 +49,9 @@ impl Output {
 /// A user's home directory with a koji configuration.
 pub struct Home {
     dir: tempfile::TempDir,
+    /// Extra environment for every program run (a test KDC's
+    /// `KRB5_CONFIG`, a `KRB5CCNAME`).
+    env: Vec<(String, String)>,
 }
 
 impl Default for Home {
@@ -51,11 +64,20 @@ impl Home {
     pub fn new() -> Home {
         let dir = tempfile::tempdir().expect("temp home");
         std::fs::create_dir_all(dir.path().join(".koji")).expect("create ~/.koji");
-        Home { dir }
+        Home {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Sets `key` for every program this home runs.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Write `~/.koji/config` (read by both koji-osbuild and the koji CLI).
@@ -108,6 +130,7 @@ impl Home {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path())
             .env("LANG", "C.UTF-8")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.path())
             .stdin(Stdio::null())
             .output()

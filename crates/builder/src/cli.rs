@@ -46,9 +46,9 @@ pub struct ConfigArgs {
     #[arg(long = "config", value_name = "FILE")]
     pub config: Vec<PathBuf>,
     /// A kojid.conf whose [kojid] server, topurl, user, password, cert, key,
-    /// serverca, sleeptime, maxjobs, max_retries, retry_interval,
-    /// offline_retry and offline_retry_interval are used unless [builder]
-    /// sets them.
+    /// serverca, keytab, host_principal_format, krb_principal, ccache,
+    /// sleeptime, maxjobs, max_retries, retry_interval, offline_retry and
+    /// offline_retry_interval are used unless [builder] sets them.
     #[arg(long = "kojid-config", value_name = "FILE")]
     pub kojid_config: Option<PathBuf>,
 }

@@ -30,7 +30,12 @@
 //! [builder]
 //! server = https://koji.example.com/kojihub   ; default: [koji] server
 //! topurl = https://koji.example.com/kojifiles
-//! cert = /etc/koji-osbuild/builder.pem        ; or user + password
+//! cert = /etc/koji-osbuild/builder.pem        ; or user + password, or Kerberos:
+//! ; keytab = /etc/kojid/kojid.keytab          ; kojid's keys and defaults
+//! ; host_principal_format = compile/%s@EXAMPLE.COM   ; %s = hostname
+//! ; krb_principal = compile/b1@EXAMPLE.COM    ; instead of the format
+//! ; ccache = FILE:/var/tmp/koji-osbuild.ccache ; default: in memory
+//! ; hostname = b1.example.com                 ; default: this machine's FQDN
 //! serverca = /etc/pki/tls/certs/ca-bundle.crt
 //! sleeptime = 15                              ; seconds between polls of the hub
 //! capacity = 10                               ; tasks at once (kojid: maxjobs)
@@ -143,7 +148,7 @@ pub enum ConfigError {
         section: String,
         key: String,
     },
-    #[error("no Koji host credentials: set 'cert' or 'user' and 'password' in [builder] of {files} (or in [kojid] of --kojid-config)")]
+    #[error("no Koji host credentials: set 'cert', 'user' and 'password', or 'keytab' and 'host_principal_format' in [builder] of {files} (or in [kojid] of --kojid-config)")]
     NoCredentials { files: String },
     #[error("'user' without 'password' in [{section}] of {file}")]
     PasswordMissing { file: String, section: String },
@@ -156,6 +161,10 @@ pub enum HostAuth {
     Password { user: String, password: String },
     /// `sslLogin` with a client certificate (`cert` may hold the key).
     Certificate { cert: PathBuf, key: Option<PathBuf> },
+    /// Kerberos (`gssapi_login`) with the host principal's keytab, as
+    /// kojid does: `krb_principal`, else `host_principal_format` % the
+    /// host name.
+    Kerberos(koji::KerberosLogin),
 }
 
 // The password never shows in logs or error messages.
@@ -172,6 +181,7 @@ impl fmt::Debug for HostAuth {
                 .field("cert", cert)
                 .field("key", key)
                 .finish(),
+            HostAuth::Kerberos(login) => f.debug_tuple("Kerberos").field(login).finish(),
         }
     }
 }
@@ -265,6 +275,7 @@ impl Conf {
             ini: &self.ini,
             section,
             fallback_file: self.files_display(),
+            raw: false,
         }
     }
 
@@ -406,12 +417,23 @@ struct Source<'a> {
     ini: &'a Ini,
     section: &'static str,
     fallback_file: String,
+    /// Values as written, without configparser's `%` interpolation: kojid
+    /// reads kojid.conf raw (`host_principal_format = compile/%s@…`).
+    raw: bool,
 }
 
 impl Source<'_> {
     /// The value (interpolated like configparser, `[DEFAULT]` applies).
     fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        if self.raw {
+            return Ok(self.raw_value(key));
+        }
         Ok(self.ini.get(self.section, key)?)
+    }
+
+    /// The value as written (no interpolation).
+    fn raw_value(&self, key: &str) -> Option<String> {
+        self.ini.entry(self.section, key).map(|e| e.value.clone())
     }
 
     fn file(&self, key: &str) -> String {
@@ -516,10 +538,16 @@ impl Source<'_> {
     }
 }
 
+/// kojid's defaults for a Kerberos host.
+const DEFAULT_KEYTAB: &str = "/etc/kojid/kojid.keytab";
+
 /// The host's credentials from the first of `sources` that has any. They
 /// come as a set from one section: a cert in [builder] is not combined with
-/// a password from kojid.conf.
-fn host_auth(sources: &[&Source]) -> Result<Option<HostAuth>, ConfigError> {
+/// a password from kojid.conf. `hostname` fills `host_principal_format`.
+fn host_auth(
+    sources: &[&Source],
+    hostname: &dyn Fn() -> String,
+) -> Result<Option<HostAuth>, ConfigError> {
     for s in sources {
         if let Some(cert) = s.nonempty("cert")? {
             let key = s.nonempty("key")?.map(PathBuf::from);
@@ -534,6 +562,35 @@ fn host_auth(sources: &[&Source]) -> Result<Option<HostAuth>, ConfigError> {
                 });
             };
             return Ok(Some(HostAuth::Password { user, password }));
+        }
+        // Read as written in builder.conf too: `%s` is kojid's placeholder,
+        // not configparser's interpolation.
+        let format = s
+            .raw_value("host_principal_format")
+            .filter(|v| !v.trim().is_empty());
+        let principal = match (s.nonempty("krb_principal")?, &format) {
+            (Some(p), _) => Some(p),
+            (None, Some(f)) if f.contains("%s") => Some(f.replacen("%s", &hostname(), 1)),
+            (None, Some(_)) => {
+                let why = "has no %s for the host name (e.g. compile/%s@EXAMPLE.COM)";
+                return Err(s.invalid("host_principal_format", why.to_string()));
+            }
+            (None, None) => None,
+        };
+        let keytab = s.nonempty("keytab")?;
+        if principal.is_some() || keytab.is_some() {
+            let Some(principal) = principal else {
+                return Err(ConfigError::MissingKey {
+                    files: s.file("keytab"),
+                    section: s.section.to_string(),
+                    key: "host_principal_format' or 'krb_principal".to_string(),
+                });
+            };
+            return Ok(Some(HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some(principal),
+                keytab: Some(keytab.unwrap_or_else(|| DEFAULT_KEYTAB.to_string()).into()),
+                ccache: s.nonempty("ccache")?,
+            })));
         }
     }
     Ok(None)
@@ -559,6 +616,7 @@ impl Settings {
                     ini: &kojid_ini,
                     section: "kojid",
                     fallback_file: path.display().to_string(),
+                    raw: true,
                 })
             }
         };
@@ -581,6 +639,8 @@ impl Settings {
             }};
         }
 
+        // The host's name in host_principal_format (kojid: the FQDN).
+        let hostname = first!(nonempty, "hostname");
         Ok(Settings {
             hub: first!(nonempty, "server").unwrap_or_else(|| koji_server.clone()),
             topurl: first!(nonempty, "topurl"),
@@ -605,7 +665,10 @@ impl Settings {
                 Some(d) => Some(d),
             },
             metrics_listen: builder.listen_address("metrics_listen")?,
-            auth: host_auth(&sources)?.ok_or_else(|| ConfigError::NoCredentials {
+            auth: host_auth(&sources, &|| {
+                hostname.clone().unwrap_or_else(koji::kerberos::local_fqdn)
+            })?
+            .ok_or_else(|| ConfigError::NoCredentials {
                 files: conf.files_display(),
             })?,
             composer,
@@ -808,6 +871,71 @@ mod tests {
         assert_eq!(s.capacity, 7);
         let opts = s.koji_options();
         assert_eq!(opts.cert, Some(PathBuf::from("/etc/kojid/kojid.pem")));
+    }
+
+    #[test]
+    fn kerberos_host_keys_as_kojid() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = write(
+            dir.path(),
+            "b.conf",
+            "[builder]\nhostname = b1.example.com\n",
+        );
+        // kojid.conf is read raw, as kojid reads it: %s stays
+        let k = write(
+            dir.path(),
+            "kojid.conf",
+            "[kojid]\nhost_principal_format = compile/%s@EXAMPLE.COM\nkeytab = /k.keytab\n",
+        );
+        let s = Settings::load(&[&b], Some(&k)).unwrap();
+        assert_eq!(
+            s.auth,
+            HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some("compile/b1.example.com@EXAMPLE.COM".into()),
+                keytab: Some("/k.keytab".into()),
+                ccache: None,
+            })
+        );
+        // [builder] alone: kojid's default keytab; krb_principal wins over the format
+        let c = write(
+            dir.path(),
+            "c.conf",
+            "[builder]\nhost_principal_format = compile/%s@X\nkrb_principal = h@X\n\
+             ccache = FILE:/tmp/cc\n",
+        );
+        let s = Settings::load(&[&c], None).unwrap();
+        assert_eq!(
+            s.auth,
+            HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some("h@X".into()),
+                keytab: Some("/etc/kojid/kojid.keytab".into()),
+                ccache: Some("FILE:/tmp/cc".into()),
+            })
+        );
+        // a format without %s, or a keytab without a principal, is refused
+        let d = write(
+            dir.path(),
+            "d.conf",
+            "[builder]\nhost_principal_format = compile@X\n",
+        );
+        let e = Settings::load(&[&d], None).unwrap_err().to_string();
+        assert!(
+            e.contains("'host_principal_format'") && e.contains("%s"),
+            "{e}"
+        );
+        let e2 = write(dir.path(), "e.conf", "[builder]\nkeytab = /k.keytab\n");
+        let e = Settings::load(&[&e2], None).unwrap_err().to_string();
+        assert!(e.contains("host_principal_format"), "{e}");
+        // a cert still wins, as in kojid
+        let f = write(
+            dir.path(),
+            "f.conf",
+            "[builder]\ncert = /c.pem\nkeytab = /k.keytab\n",
+        );
+        assert!(matches!(
+            Settings::load(&[&f], None).unwrap().auth,
+            HostAuth::Certificate { .. }
+        ));
     }
 
     #[test]

@@ -37,11 +37,12 @@ const EXPIRY_WARNING_DAYS: i64 = 14;
 const DAY: i64 = 24 * 60 * 60;
 
 /// Every check after "config", in the order they are printed.
-const CHECKS_AFTER_CONFIG: [&str; 11] = [
+const CHECKS_AFTER_CONFIG: [&str; 12] = [
     "composer client certificate",
     "composer client certificate validity",
     "host certificate",
     "host certificate validity",
+    "host keytab",
     "composer connection",
     "composer TLS",
     "composer API",
@@ -96,7 +97,7 @@ impl Doctor<'_> {
             "not configured ([composer] ssl_cert)",
         );
         let host_cert = match &s.auth {
-            HostAuth::Password { .. } => None,
+            HostAuth::Password { .. } | HostAuth::Kerberos(_) => None,
             HostAuth::Certificate { cert, key: None } => Some(ClientCert::Combined(cert.clone())),
             HostAuth::Certificate {
                 cert,
@@ -111,8 +112,12 @@ impl Doctor<'_> {
             "host certificate",
             host_cert.as_ref(),
             &self.key_in("builder", "cert"),
-            "not used (the host logs in with a password)",
+            match &s.auth {
+                HostAuth::Kerberos(_) => "not used (the host logs in with Kerberos)",
+                _ => "not used (the host logs in with a password)",
+            },
         );
+        report.record("host keytab", self.host_keytab().await);
 
         // Composer: the API request needs the transport and the client
         // certificate; the TLS check goes on without an unusable one.
@@ -146,6 +151,7 @@ impl Doctor<'_> {
                 let configured = match &s.auth {
                     HostAuth::Password { user, .. } => Some(user.clone()),
                     HostAuth::Certificate { .. } => cert.and_then(|(_, common_name)| common_name),
+                    HostAuth::Kerberos(_) => None,
                 };
                 let outcome = match logged_in_as.or(configured) {
                     Some(name) => self.host_channel(&hub, &name).await,
@@ -157,6 +163,54 @@ impl Doctor<'_> {
             }
         }
         report.record("hub plugin", doctor_report::hub_plugin(&hub).await);
+    }
+
+    /// The host's keytab: readable, holding the host principal, and good
+    /// for a ticket for the hub's HTTP service (which asks the KDC).
+    async fn host_keytab(&self) -> Outcome {
+        let s = self.settings;
+        let HostAuth::Kerberos(login) = &s.auth else {
+            return Outcome::NotUsed("the host does not log in with Kerberos".into());
+        };
+        let (Some(keytab), Some(principal)) = (&login.keytab, &login.principal) else {
+            return Outcome::NotUsed("no keytab".into());
+        };
+        let setting = self.key_in("builder", "keytab");
+        let held = match koji::kerberos::keytab_principals(keytab) {
+            Ok(held) => held,
+            Err(e) => return Outcome::Fail(format!("{e}; fix {setting}")),
+        };
+        if !held.contains(principal) {
+            let held = if held.is_empty() {
+                "nothing".to_string()
+            } else {
+                held.join(", ")
+            };
+            return Outcome::Fail(format!(
+                "{} holds no key for {principal} (it holds {held}): export one (kadmin ktadd -k \
+                 {} {principal}) or fix host_principal_format / krb_principal",
+                keytab.display(),
+                keytab.display()
+            ));
+        }
+        let host = url::Url::parse(&s.hub)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let service = koji::kerberos::service_name(&host, &s.koji_options().krb_service);
+        let ticket = {
+            let (login, service) = (login.clone(), service.clone());
+            tokio::task::spawn_blocking(move || koji::kerberos::negotiate_token(&login, &service))
+                .await
+        };
+        match ticket {
+            Ok(Ok(_)) => Outcome::Pass(format!(
+                "{} holds {principal}; got a ticket with it, and one for the hub ({service})",
+                keytab.display()
+            )),
+            Ok(Err(e)) => Outcome::Fail(e.to_string()),
+            Err(e) => Outcome::Fail(format!("the ticket check stopped: {e}")),
+        }
     }
 
     fn config_summary(&self) -> String {
@@ -176,6 +230,7 @@ impl Doctor<'_> {
         let auth = match &s.auth {
             HostAuth::Password { user, .. } => format!("host {user} (password)"),
             HostAuth::Certificate { cert, .. } => format!("host certificate {}", cert.display()),
+            HostAuth::Kerberos(login) => format!("host {} (Kerberos)", login.who()),
         };
         let composer_auth = if s.composer.oauth.is_some() {
             " (OAuth)"
@@ -529,6 +584,14 @@ impl Doctor<'_> {
                     "check {}: the hub must trust its CA and its CN must be the host's name",
                     self.key_in("builder", "cert")
                 ),
+            ),
+            HostAuth::Kerberos(login) => (
+                session.gssapi_login(login.clone()).await,
+                format!(" as {}", login.who()),
+                "by Kerberos",
+                "the hub must know the principal (koji add-host --krb-principal, or its \
+                 HostPrincipalFormat)"
+                    .to_string(),
             ),
         };
         login.map_err(|e| {

@@ -47,6 +47,8 @@ pub enum HostError {
         #[source]
         source: koji::Error,
     },
+    #[error("the hub {hub} knows no user for Kerberos principal {principal}: add the host with it (koji add-host --krb-principal {principal} HOST ARCHES, or the hub's HostPrincipalFormat), or fix host_principal_format / krb_principal")]
+    UnknownPrincipal { hub: String, principal: String },
     /// The TLS handshake with the hub failed over a certificate: the one
     /// line names the hub, the CA file and the client certificate in use.
     #[error("cannot log in to {hub} as the builder host: TLS certificate problem ({detail}); the hub's certificate was checked against {ca}{client}")]
@@ -528,10 +530,18 @@ fn login_error(settings: &Settings, source: koji::Error) -> HostError {
                     HostAuth::Certificate { cert, .. } => {
                         format!(", client certificate {}", cert.display())
                     }
-                    HostAuth::Password { .. } => String::new(),
+                    HostAuth::Password { .. } | HostAuth::Kerberos(_) => String::new(),
                 },
             }
         }
+        koji::Error::Fault {
+            kind: FaultKind::AuthError,
+            message,
+            ..
+        } if message.starts_with("Unknown user: ") => HostError::UnknownPrincipal {
+            hub,
+            principal: message["Unknown user: ".len()..].to_string(),
+        },
         _ => HostError::Login { hub, source },
     }
 }
@@ -545,6 +555,7 @@ async fn log_in(
     let login = match &settings.auth {
         HostAuth::Password { user, password } => session.login(user, password).await,
         HostAuth::Certificate { .. } => session.ssl_login().await,
+        HostAuth::Kerberos(login) => session.gssapi_login(login.clone()).await,
     };
     login.map_err(|source| login_error(settings, source))?;
     session

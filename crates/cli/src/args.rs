@@ -60,6 +60,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
+    /// Kerberos principal to log in as (authtype kerberos) [default: the
+    /// ticket cache's]
+    #[arg(long, global = true, value_name = "PRINCIPAL")]
+    pub principal: Option<String>,
+
+    /// Kerberos keytab holding the key of --principal: log in without kinit
+    #[arg(long, global = true, value_name = "FILE")]
+    pub keytab: Option<PathBuf>,
+
     /// CA certificate(s) to verify the hub with
     #[arg(long, global = true, value_name = "FILE")]
     pub serverca: Option<PathBuf>,
@@ -86,6 +95,8 @@ pub enum AuthType {
     Noauth,
     Ssl,
     Password,
+    /// Kerberos (GSSAPI): a ticket from kinit, or --principal with --keytab
+    #[value(alias = "gssapi")]
     Kerberos,
 }
 

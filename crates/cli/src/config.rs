@@ -77,6 +77,11 @@ pub struct Profile {
     pub authtype: Option<String>,
     pub principal: Option<String>,
     pub keytab: Option<String>,
+    /// How the hub's Kerberos service principal is named (`krb_rdns`,
+    /// `krb_canon_host`, `krb_server_realm`).
+    pub krb_rdns: bool,
+    pub krb_canon_host: bool,
+    pub krb_server_realm: Option<String>,
 }
 
 impl Default for Profile {
@@ -98,6 +103,9 @@ impl Default for Profile {
             authtype: None,
             principal: None,
             keytab: None,
+            krb_rdns: false,
+            krb_canon_host: false,
+            krb_server_realm: None,
         }
     }
 }
@@ -229,6 +237,9 @@ impl Profile {
             "authtype" => self.authtype = Some(value),
             "principal" => self.principal = Some(value),
             "keytab" => self.keytab = Some(value),
+            "krb_rdns" => self.krb_rdns = boolean(&value)?,
+            "krb_canon_host" => self.krb_canon_host = boolean(&value)?,
+            "krb_server_realm" => self.krb_server_realm = Some(value).filter(|v| !v.is_empty()),
             // koji's other known keys (topdir, pkgurl, plugin_paths) and
             // unknown keys are ignored.
             _ => {}

@@ -42,6 +42,7 @@ pub async fn run(
         Auth::Anonymous => "no login (noauth)".to_string(),
         Auth::Password { user, .. } => format!("password login as {user}"),
         Auth::Ssl => "certificate login (ssl)".to_string(),
+        Auth::Kerberos(login) => format!("Kerberos login as {}", login.who()),
     };
     report.record(
         "koji profile",
@@ -82,14 +83,24 @@ async fn login_and_permission(settings: &session::Settings) -> Result<(String, O
     let (login, what, fix) = match &settings.auth {
         Auth::Anonymous => return Err(Outcome::NotUsed("not logging in (noauth)".into())),
         Auth::Password { user, password } => (
-            session.login(user, password).await,
+            session
+                .login(user, password)
+                .await
+                .map_err(|e| e.to_string()),
             format!("as {user} with a password"),
             "check --user and --password (or user and password in the koji config)",
         ),
         Auth::Ssl => (
-            session.ssl_login().await,
+            session.ssl_login().await.map_err(|e| e.to_string()),
             "with the client certificate".to_string(),
             "check --cert (or cert in the koji config) and that the hub trusts its CA",
+        ),
+        Auth::Kerberos(login) => (
+            session::login(&session, &settings.auth)
+                .await
+                .map_err(|e| e.to_string()),
+            format!("by Kerberos as {}", login.who()),
+            "see the Kerberos set-up in docs/usage.md",
         ),
     };
     login.map_err(|e| Outcome::Fail(format!("the hub refused the login {what}: {e}; {fix}")))?;

@@ -54,6 +54,8 @@ pub enum ImageError {
     #[error(transparent)]
     Hub(#[from] koji::Error),
     #[error(transparent)]
+    Login(#[from] crate::session::SessionError),
+    #[error(transparent)]
     Watch(#[from] WatchError),
     #[error("cannot write to standard output: {0}")]
     Output(#[from] std::io::Error),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use koji::ClientSession;
+use koji::{ClientSession, FaultKind, KerberosLogin};
 
 use crate::args::{AuthType, GlobalArgs};
 use crate::config::{self, ConfigError, ConfigLocations, Profile};
@@ -17,12 +17,10 @@ pub enum SessionError {
     NoProfile(String),
     #[error("unknown authtype {0:?} in the koji config; use noauth, ssl, password or kerberos")]
     BadAuthtype(String),
-    #[error(
-        "Kerberos (GSSAPI) authentication is not supported yet: use --authtype password \
-         with --user and --password, --authtype ssl with --cert, or --noauth; \
-         or run `koji osbuild-image`, which logs in through the koji CLI"
-    )]
-    Kerberos,
+    #[error("the hub knows no user with Kerberos principal {0}: ask the Koji admins to add it to your user (koji edit-user --add-krb {0} USER), or log in as another principal (--principal, or kinit)")]
+    UnknownPrincipal(String),
+    #[error("the hub refused the Kerberos login ({0}): ask the Koji admins whether your principal and realm may log in")]
+    KerberosRefused(String),
     #[error("password authentication needs --user and --password")]
     PasswordMissing,
     #[error(
@@ -37,8 +35,13 @@ pub enum SessionError {
 #[derive(Clone)]
 pub enum Auth {
     Anonymous,
-    Password { user: String, password: String },
+    Password {
+        user: String,
+        password: String,
+    },
     Ssl,
+    /// GSSAPI: the ticket cache, or a principal with its keytab.
+    Kerberos(KerberosLogin),
 }
 
 impl std::fmt::Debug for Auth {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for Auth {
             Auth::Anonymous => write!(f, "Anonymous"),
             Auth::Password { user, .. } => write!(f, "Password(user {user})"),
             Auth::Ssl => write!(f, "Ssl"),
+            Auth::Kerberos(login) => write!(f, "Kerberos({})", login.who()),
         }
     }
 }
@@ -113,7 +117,20 @@ pub fn settings(
             _ => return Err(SessionError::PasswordMissing),
         }
     } else {
-        return Err(SessionError::Kerberos);
+        // koji_cli's activate_session: kerberos when asked for, and when
+        // nothing else applies; the keytab only counts with a principal.
+        let principal = global.principal.clone().or(profile.principal.clone());
+        let keytab = global
+            .keytab
+            .as_ref()
+            .map(expand)
+            .or(profile.keytab.as_deref().map(|k| locations.expand_user(k)))
+            .filter(|_| principal.is_some());
+        Auth::Kerberos(KerberosLogin {
+            principal,
+            keytab,
+            ccache: None,
+        })
     };
 
     let options = koji::Options {
@@ -125,6 +142,11 @@ pub fn settings(
         serverca,
         cert,
         no_ssl_verify: profile.no_ssl_verify,
+        krb_service: koji::ServiceOptions {
+            rdns: profile.krb_rdns,
+            canon_host: profile.krb_canon_host,
+            server_realm: profile.krb_server_realm.clone(),
+        },
         ..koji::Options::default()
     };
 
@@ -152,11 +174,31 @@ pub fn connect(settings: &Settings) -> Result<ClientSession, SessionError> {
 }
 
 /// koji_cli's `activate_session`: log in as configured, unless anonymous.
-pub async fn login(session: &ClientSession, auth: &Auth) -> koji::Result<()> {
+pub async fn login(session: &ClientSession, auth: &Auth) -> Result<(), SessionError> {
     match auth {
         Auth::Anonymous => Ok(()),
-        Auth::Password { user, password } => session.login(user, password).await,
-        Auth::Ssl => session.ssl_login().await,
+        Auth::Password { user, password } => Ok(session.login(user, password).await?),
+        Auth::Ssl => Ok(session.ssl_login().await?),
+        Auth::Kerberos(login) => session
+            .gssapi_login(login.clone())
+            .await
+            .map_err(kerberos_refusal),
+    }
+}
+
+/// The hub's refusals of a Kerberos login (kojihub's sslLogin), said with
+/// what to do.
+pub fn kerberos_refusal(e: koji::Error) -> SessionError {
+    match e {
+        koji::Error::Fault {
+            kind: FaultKind::AuthError,
+            message,
+            ..
+        } => match message.strip_prefix("Unknown user: ") {
+            Some(principal) => SessionError::UnknownPrincipal(principal.to_string()),
+            None => SessionError::KerberosRefused(message),
+        },
+        e => e.into(),
     }
 }
 
@@ -165,6 +207,7 @@ mod tests {
     use super::*;
     use crate::args::parse_from;
     use std::fs;
+    use std::path::Path;
 
     fn global(argv: &[&str]) -> GlobalArgs {
         let mut full = vec!["koji-osbuild"];
@@ -192,7 +235,8 @@ mod tests {
     const CONF: &str = "[koji]\nserver = https://conf/kojihub\nweburl = https://conf/koji\n\
                         poll_interval = 2\nauthtype = password\n\n\
                         [anon]\nserver = https://anon/kojihub\nauthtype = noauth\n\n\
-                        [krb]\nserver = https://krb/kojihub\n";
+                        [krb]\nserver = https://krb/kojihub\n\n\
+                        [gss]\nserver = https://gss/kojihub\nauthtype = GSSAPI\n";
 
     #[test]
     fn command_line_overrides_config() {
@@ -234,14 +278,23 @@ mod tests {
             settings(&global(&[]), &loc).unwrap_err(),
             SessionError::PasswordMissing
         ));
-        assert!(matches!(
-            settings(&global(&["-p", "krb"]), &loc).unwrap_err(),
-            SessionError::Kerberos
-        ));
-        assert!(matches!(
-            settings(&global(&["--authtype", "kerberos"]), &loc).unwrap_err(),
-            SessionError::Kerberos
-        ));
+        // nothing else configured: Kerberos, the koji CLI's default
+        assert_eq!(
+            auth(&["-p", "krb"]).unwrap(),
+            "Kerberos(the default principal)"
+        );
+        assert_eq!(
+            auth(&["--authtype", "kerberos", "--principal", "u@R"]).unwrap(),
+            "Kerberos(principal u@R)"
+        );
+        assert_eq!(
+            auth(&["-p", "gss", "--principal", "u@R"]).unwrap(),
+            "Kerberos(principal u@R)"
+        );
+        assert_eq!(
+            auth(&["--authtype", "gssapi"]).unwrap(),
+            "Kerberos(the default principal)"
+        );
         assert!(matches!(
             settings(&global(&["--authtype", "ssl"]), &loc).unwrap_err(),
             SessionError::CertMissing
@@ -255,6 +308,50 @@ mod tests {
         assert_eq!(
             auth(&["-p", "krb", "--user", "u", "--password", "p"]).unwrap(),
             "Password(user u)"
+        );
+    }
+
+    #[test]
+    fn kerberos_settings_from_config_and_command_line() {
+        let (_dir, loc) = locations(
+            "[k]\nserver = https://k/kojihub\nauthtype = kerberos\nprincipal = me@R\n\
+             keytab = ~/me.keytab\nkrb_rdns = yes\nkrb_canon_host = on\nkrb_server_realm = R\n\n\
+             [nokt]\nserver = https://k/kojihub\nkeytab = /k.keytab\n",
+        );
+        let s = settings(&global(&["-p", "k"]), &loc).unwrap();
+        let Auth::Kerberos(login) = &s.auth else {
+            panic!("{:?}", s.auth)
+        };
+        assert_eq!(login.principal.as_deref(), Some("me@R"));
+        let home = loc.home.clone().unwrap();
+        assert_eq!(login.keytab, Some(home.join("me.keytab")), "~ expanded");
+        assert_eq!(
+            s.options.krb_service,
+            koji::ServiceOptions {
+                rdns: true,
+                canon_host: true,
+                server_realm: Some("R".into())
+            }
+        );
+        // the command line wins
+        let s = settings(
+            &global(&["-p", "k", "--principal", "you@R", "--keytab", "/you.kt"]),
+            &loc,
+        )
+        .unwrap();
+        let Auth::Kerberos(login) = &s.auth else {
+            panic!()
+        };
+        assert_eq!(login.principal.as_deref(), Some("you@R"));
+        assert_eq!(login.keytab.as_deref(), Some(Path::new("/you.kt")));
+        // koji_cli: a keytab without a principal is not used (the ccache is)
+        let s = settings(&global(&["-p", "nokt"]), &loc).unwrap();
+        let Auth::Kerberos(login) = &s.auth else {
+            panic!()
+        };
+        assert_eq!(
+            (login.principal.as_deref(), login.keytab.as_deref()),
+            (None, None)
         );
     }
 

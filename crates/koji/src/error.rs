@@ -122,6 +122,12 @@ pub enum Error {
     #[error("not logged in: {0}")]
     NotLoggedIn(String),
 
+    /// A Kerberos (GSSAPI) login could not be made: no ticket, an expired
+    /// one, a keytab without the key, a hub without Negotiate. Each says
+    /// what to do; none carries a token or key.
+    #[error(transparent)]
+    Kerberos(#[from] crate::kerberos::KerberosError),
+
     /// A value did not convert to or from a Rust type.
     #[error("cannot convert value: {0}")]
     Convert(String),

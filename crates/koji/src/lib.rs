@@ -11,7 +11,7 @@
 //! - [`Value`]: the value model, with serde bridges ([`to_value`],
 //!   [`from_value`], JSON conversion).
 //! - [`Fault`], [`FaultKind`], [`Error`]: faults typed by Koji fault code.
-//! - [`ClientSession`]: login / sslLogin / resume of a handed-over session,
+//! - [`ClientSession`]: login / sslLogin / Kerberos (GSSAPI) login ([`kerberos`]) / resume of a handed-over session,
 //!   callnum, retries, exclusive sessions, subsessions, multicall, uploads.
 //! - Typed calls on [`ClientSession`] ([`calls`] module) and host calls under
 //!   [`ClientSession::host`].
@@ -20,6 +20,7 @@ pub mod calls;
 pub mod error;
 pub mod fault;
 pub mod host;
+pub mod kerberos;
 pub mod session;
 pub mod tls;
 pub mod types;
@@ -30,6 +31,7 @@ pub mod wire;
 pub use error::{DecodeError, Error, Result};
 pub use fault::{Fault, FaultKind};
 pub use host::Host;
+pub use kerberos::{KerberosError, KerberosLogin, ServiceOptions};
 pub use session::{Call, ClientSession, Observer, Options, Progress, SessionInfo};
 pub use types::*;
 pub use upload::{taskrelpath, UploadOptions};

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::fault::{Fault, FaultKind};
+use crate::kerberos::{self, KerberosError, KerberosLogin, ServiceOptions};
 use crate::value::{Struct, Value};
 use crate::{kwargs, wire};
 
@@ -46,6 +47,9 @@ pub struct Options {
     /// Told of every exchange with the hub (each try of a call, each
     /// upload chunk), e.g. for a caller's metrics; subsessions share it.
     pub observer: Option<Observer>,
+    /// How a Kerberos login names the hub's service principal (koji.conf
+    /// `krb_rdns`, `krb_canon_host`, `krb_server_realm`).
+    pub krb_service: ServiceOptions,
 }
 
 /// A callback told of each exchange with the hub: the method (`multiCall`,
@@ -85,6 +89,7 @@ impl Default for Options {
             key: None,
             no_ssl_verify: false,
             observer: None,
+            krb_service: ServiceOptions::default(),
         }
     }
 }
@@ -134,8 +139,14 @@ impl SessionInfo {
 /// session expired (Koji's `renew_expired_session`).
 #[derive(Clone)]
 enum AuthMethod {
-    Password { user: String, password: String },
+    Password {
+        user: String,
+        password: String,
+    },
     Ssl,
+    /// Kept to log in again with the same principal and keytab: with a
+    /// keytab a fresh ticket is obtained whenever the old one ran out.
+    Gssapi(KerberosLogin),
 }
 
 impl fmt::Debug for AuthMethod {
@@ -145,6 +156,7 @@ impl fmt::Debug for AuthMethod {
                 write!(f, "Password {{ user: {user:?}, password: <redacted> }}")
             }
             AuthMethod::Ssl => f.write_str("Ssl"),
+            AuthMethod::Gssapi(login) => write!(f, "Gssapi({login:?})"),
         }
     }
 }
@@ -496,6 +508,11 @@ impl ClientSession {
 
     /// One HTTP exchange.
     async fn send_once(&self, prepared: &Prepared) -> Result<Value> {
+        self.post(prepared).await?.into_value()
+    }
+
+    /// One POST, the reply not yet judged.
+    async fn post(&self, prepared: &Prepared) -> Result<Reply> {
         let shown = display_url(&prepared.url);
         let mut req = self
             .shared
@@ -517,19 +534,24 @@ impl ClientSession {
         {
             self.state().hub_version = Some(v.to_owned());
         }
-        let body = resp.bytes().await.map_err(|e| transport_error(&shown, e))?;
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            let text: String = text.trim().chars().take(500).collect();
-            return Err(Error::Http {
-                url: shown,
-                status: status.as_u16(),
-                body: text,
+        // requests-gssapi answers a 401 only if it offers Negotiate.
+        let negotiate = resp
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|c| c.trim().to_ascii_lowercase().starts_with("negotiate"))
             });
-        }
-        let response =
-            wire::decode_response(&body).map_err(|source| Error::Decode { url: shown, source })?;
-        response.map_err(Error::from)
+        let body = resp.bytes().await.map_err(|e| transport_error(&shown, e))?;
+        let body = body.to_vec();
+        Ok(Reply {
+            shown,
+            status: status.as_u16(),
+            negotiate,
+            body,
+        })
     }
 
     // -----------------------------------------------------------------
@@ -555,17 +577,31 @@ impl ClientSession {
             ));
         }
         let _turn = self.shared.exchange.lock().await;
-        {
-            // Koji forces https for certificate logins, and keeps it.
-            let mut st = self.state();
-            if st.hub.scheme() != "https" && st.hub.set_scheme("https").is_err() {
-                return Err(Error::Config(format!(
-                    "cannot use https with hub URL {}",
-                    st.hub
-                )));
-            }
-        }
+        self.force_https()?;
         self.login_locked(&AuthMethod::Ssl, false).await
+    }
+
+    /// `gssapi_login(principal, keytab, ccache)`: Kerberos login. The
+    /// sslLogin call goes to `<hub>/ssllogin` over https; when the hub
+    /// answers 401 with `WWW-Authenticate: Negotiate`, it is sent again
+    /// with a SPNEGO token for `HTTP/<hub host>` made from the user's
+    /// ticket (`kinit`) or from `login.keytab`.
+    pub async fn gssapi_login(&self, login: KerberosLogin) -> Result<()> {
+        let _turn = self.shared.exchange.lock().await;
+        self.force_https()?;
+        self.login_locked(&AuthMethod::Gssapi(login), false).await
+    }
+
+    /// Koji forces https for certificate and Kerberos logins, and keeps it.
+    fn force_https(&self) -> Result<()> {
+        let mut st = self.state();
+        if st.hub.scheme() != "https" && st.hub.set_scheme("https").is_err() {
+            return Err(Error::Config(format!(
+                "cannot use https with hub URL {}",
+                st.hub
+            )));
+        }
+        Ok(())
     }
 
     async fn login_locked(&self, auth: &AuthMethod, renew: bool) -> Result<()> {
@@ -575,15 +611,19 @@ impl ClientSession {
                 vec![user.into(), password.into()],
                 kwargs([("opts", Value::Nil)]),
             ),
-            AuthMethod::Ssl => ("sslLogin", vec![], kwargs([("proxyuser", Value::Nil)])),
+            AuthMethod::Ssl | AuthMethod::Gssapi(_) => {
+                ("sslLogin", vec![], kwargs([("proxyuser", Value::Nil)]))
+            }
         };
         if renew {
             kw.insert("renew".into(), Value::Bool(true));
             kw.insert("exclusive".into(), Value::Bool(self.is_exclusive()));
         }
-        let reply = self
-            .call_locked(method, &crate::encode_args(args, kw), true)
-            .await?;
+        let params = crate::encode_args(args, kw);
+        let reply = match auth {
+            AuthMethod::Gssapi(login) => self.negotiate_locked(login, &params).await?,
+            _ => self.call_locked(method, &params, true).await?,
+        };
         let mut info = SessionInfo::from_login_reply(&reply, method)?;
         tracing::debug!(method, session_id = info.id, "logged in to Koji");
         let mut st = self.state();
@@ -597,6 +637,72 @@ impl ClientSession {
         st.logged_in = true;
         st.auth = Some(auth.clone());
         Ok(())
+    }
+
+    /// sslLogin through HTTP Negotiate, as requests-gssapi does it: the
+    /// call first goes without a token; a 401 offering Negotiate gets the
+    /// same request again (same callnum: the first never reached the hub)
+    /// with the token. Not retried once the token went out (the hub's
+    /// replay cache would refuse it again); the first try is retried on
+    /// connection errors like any call.
+    async fn negotiate_locked(&self, login: &KerberosLogin, params: &[Value]) -> Result<Value> {
+        let mut prepared = self.prepare_call("sslLogin", params);
+        let first = loop {
+            match self.post(&prepared).await {
+                Ok(reply) => break reply,
+                Err(e) if is_retryable(&e) && self.shared.opts.max_retries > 0 => {
+                    tracing::info!("sslLogin (Kerberos) failed, trying again: {e}");
+                    self.pause(self.shared.opts.retry_interval).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let url = first.shown.clone();
+        if first.status != 401 {
+            return first.into_value().map_err(|e| match e {
+                // The location let us in without Negotiate and the hub found
+                // no principal (nor certificate): it has no Kerberos there.
+                Error::Fault {
+                    kind: FaultKind::AuthError,
+                    message,
+                    ..
+                } if message.starts_with("could not verify client") => {
+                    Error::Kerberos(KerberosError::NoNegotiate {
+                        url: url.clone(),
+                        why: format!("/ssllogin logged nobody in ({message})"),
+                    })
+                }
+                e => e,
+            });
+        }
+        if !first.negotiate {
+            return Err(Error::Kerberos(KerberosError::NoNegotiate {
+                url,
+                why: "/ssllogin answered 401 without 'WWW-Authenticate: Negotiate'".into(),
+            }));
+        }
+        let host = prepared.url.host_str().unwrap_or_default().to_string();
+        let service = kerberos::service_name(&host, &self.shared.opts.krb_service);
+        let token = {
+            let login = login.clone();
+            tokio::task::spawn_blocking(move || kerberos::negotiate_token(&login, &service))
+                .await
+                .map_err(|e| Error::Kerberos(KerberosError::Other(e.to_string())))??
+        };
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(token);
+        prepared
+            .headers
+            .push(("Authorization", format!("Negotiate {token}")));
+        let reply = self.post(&prepared).await?;
+        self.state().progress.last_exchange = Some(Instant::now());
+        if reply.status == 401 {
+            return Err(Error::Kerberos(KerberosError::Refused {
+                url,
+                who: login.who(),
+            }));
+        }
+        reply.into_value()
     }
 
     async fn renew_locked(&self) -> Result<()> {
@@ -696,7 +802,7 @@ impl ClientSession {
         volume: Option<&str>,
     ) -> Result<Value> {
         let _turn = self.shared.exchange.lock().await;
-        let prepared = {
+        let prepare = || -> Result<Prepared> {
             let mut st = self.state();
             if !st.logged_in {
                 return Err(Error::NotLoggedIn(
@@ -724,15 +830,58 @@ impl ClientSession {
                 Some(s) => append_session_query(&mut url, &s),
                 None => {}
             }
-            Prepared {
+            Ok(Prepared {
                 url,
                 headers,
                 body: chunk.to_vec(),
                 content_type: "application/octet-stream",
                 timeout: self.shared.opts.timeout,
-            }
+            })
         };
-        self.send_with_retries("rawUpload", &prepared, true).await
+        let first = self.send_with_retries("rawUpload", &prepare()?, true).await;
+        match first {
+            // Koji's rawUpload goes through _callMethod, which renews an
+            // expired session too.
+            Err(e) if e.is_fault(FaultKind::AuthExpired) && self.can_renew("rawUpload") => {
+                tracing::info!(
+                    method = "rawUpload",
+                    "Koji session expired; logging in again"
+                );
+                self.renew_locked().await?;
+                self.send_with_retries("rawUpload", &prepare()?, true).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// A hub's answer to one POST, before it is judged.
+struct Reply {
+    /// The URL as shown in errors.
+    shown: String,
+    status: u16,
+    /// A 401 that offers `WWW-Authenticate: Negotiate`.
+    negotiate: bool,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    /// The call's result: an HTTP error, a fault, or the value.
+    fn into_value(self) -> Result<Value> {
+        if !(200..300).contains(&self.status) {
+            let text = String::from_utf8_lossy(&self.body);
+            let text: String = text.trim().chars().take(500).collect();
+            return Err(Error::Http {
+                url: self.shown,
+                status: self.status,
+                body: text,
+            });
+        }
+        let response = wire::decode_response(&self.body).map_err(|source| Error::Decode {
+            url: self.shown,
+            source,
+        })?;
+        response.map_err(Error::from)
     }
 }
 

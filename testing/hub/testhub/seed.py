@@ -5,6 +5,7 @@ import time
 import koji
 
 from . import db
+from .state import hub
 
 def load_seed(path):
     with open(path, 'rt', encoding='utf-8') as f:
@@ -42,7 +43,11 @@ def apply_seed(seed):
         for u in seed.get('users', []):
             utype = koji.USERTYPES['HOST'] if u.get('usertype') == 'host' else koji.USERTYPES['NORMAL']
             add_user(u, utype)
+        host_principal = hub().opts.get('HostPrincipalFormat') if hub() else None
         for h in seed.get('hosts', []):
+            if host_principal and 'krb_principals' not in h:
+                # addHost: the host user's principal from HostPrincipalFormat
+                h = dict(h, krb_principals=[host_principal % h['name']])
             uid = users.get(h['name']) or add_user(h, koji.USERTYPES['HOST'])
             hid = db.write_quiet(
                 'INSERT INTO hosts (user_id, name, arches, capacity, enabled, description, comment) '

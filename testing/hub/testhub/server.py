@@ -3,7 +3,8 @@
 Routes, as a Koji hub serves them:
   POST /kojihub            XML-RPC, or a raw upload when Content-Type is
                            application/octet-stream (the hub picks by Content-Type alone)
-  POST /kojihub/ssllogin   the same; sslLogin reads the verified client certificate
+  POST /kojihub/ssllogin   the same; sslLogin reads the verified client certificate or,
+                           with --krb-keytab, the Kerberos principal (negotiate.py)
   GET  /kojihub[...]       405 "Method Not Allowed" (kojixmlrpc.application)
 A file `offline` in the state dir puts the hub in maintenance, checked on every
 POST: like kojixmlrpc with `ServerOffline = On`, every call and upload is answered
@@ -93,8 +94,10 @@ def read_body(environ):
 
 
 class Application:
-    def __init__(self, registry):
+    def __init__(self, registry, negotiate=None):
         self.registry = registry
+        # a negotiate.Negotiate: Kerberos logins on /kojihub/ssllogin
+        self.negotiate = negotiate
 
     def __call__(self, environ, start_response):
         path = environ.get('PATH_INFO', '')
@@ -110,6 +113,10 @@ class Application:
                                "This is an XML-RPC server. Only POST requests are accepted.\n",
                                [('Allow', 'POST')])
         body = read_body(environ)
+        if self.negotiate is not None and path.rstrip('/') == '/kojihub/ssllogin':
+            refused = self.negotiate.authenticate(environ)
+            if refused is not None:
+                return error_reply(start_response, refused[0], refused[2], refused[1])
         offline = offline_message()
         if offline is not None:
             return offline_reply(start_response, offline)

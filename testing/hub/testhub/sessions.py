@@ -6,6 +6,7 @@ fallback, the query string; the callnum is only remembered after a call that
 committed something; exclusive sessions lock a user (hosts need one for
 every host.* call).
 """
+import json
 import random
 import string
 import time
@@ -15,6 +16,7 @@ import koji
 from koji.context import context
 
 from . import db
+from .state import hub
 
 # auth.RetryWhitelist: these may repeat the last committed callnum
 RETRY_WHITELIST = {
@@ -66,6 +68,11 @@ class Session:
                        self.id, self.key)
         if not sdata:
             raise koji.AuthError('Invalid session or bad credentials')
+        if not sdata['expired'] and renewal_due(sdata):
+            # auth.Session: past SessionRenewalTimeout the session (and its
+            # subsessions, which time out alike) is expired, to be renewed by a login
+            db.write_quiet('UPDATE sessions SET expired = 1 WHERE id = ?', self.id)
+            sdata = dict(sdata, expired=1)
         if sdata['expired'] and context.method not in AUTH_METHODS:
             raise koji.AuthExpired('session "%s" has expired' % self.id)
 
@@ -196,7 +203,9 @@ class Session:
             raise koji.AuthError("Already logged in")
         environ = context.environ
         if environ.get('REMOTE_USER'):
+            # a Kerberos principal (set by the Negotiate front, negotiate.py)
             username = environ['REMOTE_USER']
+            client_dn = username
             authtype = koji.AUTHTYPES['GSSAPI']
         else:
             if environ.get('SSL_CLIENT_VERIFY') != 'SUCCESS':
@@ -207,10 +216,20 @@ class Session:
                 raise koji.AuthError(
                     'unable to get user information (CN) from client certificate')
             authtype = koji.AUTHTYPES['SSL']
+            client_dn = environ.get('SSL_CLIENT_S_DN', username)
         if proxyuser:
-            raise koji.AuthError('%s is not authorized to login other users'
-                                 % environ.get('SSL_CLIENT_S_DN', username))
-        user_id = db.value('SELECT id FROM users WHERE name = ?', username)
+            # ProxyPrincipals (comma separated) for Kerberos; ProxyDNs is not kept here
+            allowed = []
+            if authtype == koji.AUTHTYPES['GSSAPI']:
+                opt = hub().opts.get('ProxyPrincipals') or ''
+                allowed = [p.strip() for p in opt.split(',')]
+            if client_dn not in allowed:
+                raise koji.AuthError('%s is not authorized to login other users' % client_dn)
+            username = proxyuser
+        if authtype == koji.AUTHTYPES['GSSAPI'] and '@' in username:
+            user_id = user_id_from_kerberos(username)
+        else:
+            user_id = db.value('SELECT id FROM users WHERE name = ?', username)
         if not user_id:
             raise koji.AuthError('Unknown user: %s' % username)
         self._check_login_allowed(user_id)
@@ -289,6 +308,35 @@ class Session:
             raise koji.AuthError("Not logged in")
         db.write('UPDATE sessions SET expired = 1, exclusive = NULL, closed = 1 '
                  'WHERE id = ? AND master = ?', session_id, self.id)
+
+
+def renewal_due(sdata):
+    """auth.Session: SessionRenewalTimeout (minutes) past the last (re)login."""
+    timeout = hub().opts.get('SessionRenewalTimeout') or 0
+    since = sdata['renew_time'] or sdata['start_time']
+    return timeout > 0 and time.time() > since + timeout * 60
+
+
+def check_krb_principal(principal):
+    """auth.checkKrbPrincipal: AllowedKrbRealms ('*' or a comma separated list)."""
+    allowed = hub().opts.get('AllowedKrbRealms') or '*'
+    if allowed == '*':
+        return
+    at = principal.find('@')
+    if at == -1 or at == len(principal) - 1:
+        raise koji.AuthError('invalid Kerberos principal: %s' % principal)
+    realm = principal[at + 1:]
+    if realm not in [r.strip() for r in allowed.split(',')]:
+        raise koji.AuthError("Kerberos principal's realm: %s is not allowed" % realm)
+
+
+def user_id_from_kerberos(principal):
+    """auth.getUserIdFromKerberos: the user whose krb_principals hold the principal."""
+    check_krb_principal(principal)
+    for r in db.rows('SELECT id, krb_principals FROM users'):
+        if principal in json.loads(r['krb_principals']):
+            return r['id']
+    return None
 
 
 def session_info(sid):

@@ -11,6 +11,12 @@ DEFAULT_OPTS = {
     'CapacityOvercommit': 5,
     'MaxJobs': 15,
     'DNUsernameComponent': 'CN',
+    # Kerberos (kojixmlrpc.config_map): the host principal of a new host, the realms
+    # logins may come from, who may log in others (proxyuser), session lifetime
+    'HostPrincipalFormat': None,
+    'AllowedKrbRealms': '*',
+    'ProxyPrincipals': '',
+    'SessionRenewalTimeout': 1440,  # minutes; 0 = sessions never expire
 }
 
 
