@@ -175,6 +175,8 @@ impl BuilderProcess {
         let log = dir.path().join("kojid.log");
         let mut b = BuilderProcess {
             child: None,
+            env: Vec::new(),
+            args: Vec::new(),
             config,
             log,
             dir,
