@@ -12,6 +12,7 @@ from koji.context import context
 
 from . import catalog, db
 from .convert import convert_value
+from .state import hub
 
 
 def addHost(hostname, arches, krb_principal=None, force=False):
@@ -34,6 +35,9 @@ def addHost(hostname, arches, krb_principal=None, force=False):
                      user['id'])
         user_id = user['id']
     else:
+        if krb_principal is None and hub().opts.get('HostPrincipalFormat'):
+            # kojihub: a host's principal defaults to HostPrincipalFormat % name
+            krb_principal = hub().opts['HostPrincipalFormat'] % hostname
         principals = [convert_value(krb_principal, cast=str)] if krb_principal else []
         user_id = db.write('INSERT INTO users (name, usertype, status, krb_principals) '
                            'VALUES (?, ?, ?, ?)', hostname, koji.USERTYPES['HOST'],

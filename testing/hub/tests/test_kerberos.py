@@ -54,6 +54,13 @@ def test_host_principal_format_and_session_renewal_timeout(tmp_path):
         host = hub.anon().getUser('builder.local')
         assert host['krb_principals'] == ['compile/builder.local@KOJI.TEST']
         assert hub.anon().getUser('kojiuser')['krb_principals'] == []
+        # koji add-host: the same default, an explicit principal wins
+        admin = hub.admin()
+        admin.addHost('builder2.local', ['x86_64'])
+        admin.addHost('builder3.local', ['x86_64'], krb_principal='host/b3@KOJI.TEST')
+        assert hub.anon().getUser('builder2.local')['krb_principals'] == [
+            'compile/builder2.local@KOJI.TEST']
+        assert hub.anon().getUser('builder3.local')['krb_principals'] == ['host/b3@KOJI.TEST']
         s = hub.login('kojiuser')
         first = dict(s.sinfo)
         assert s.getSessionInfo()['renew_time'] is None
