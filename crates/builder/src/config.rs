@@ -540,6 +540,18 @@ impl Source<'_> {
 
 /// kojid's defaults for a Kerberos host.
 const DEFAULT_KEYTAB: &str = "/etc/kojid/kojid.keytab";
+/// kojid's default `host_principal_format`: with kojid.conf, a host with
+/// no cert and no user logs in by Kerberos, as kojid does.
+const KOJID_PRINCIPAL_FORMAT: &str = "compile/%s@EXAMPLE.COM";
+/// kojid uses these when kojid.conf names no `cert` or `serverca` and the
+/// file exists.
+const KOJID_CERT: &str = "/etc/kojid/client.crt";
+const KOJID_SERVERCA: &str = "/etc/kojid/serverca.crt";
+
+/// kojid's default for a file it uses only if it is there.
+fn kojid_file(source: &Source, default: &str) -> Option<String> {
+    (source.section == "kojid" && Path::new(default).exists()).then(|| default.to_string())
+}
 
 /// The host's credentials from the first of `sources` that has any. They
 /// come as a set from one section: a cert in [builder] is not combined with
@@ -549,7 +561,7 @@ fn host_auth(
     hostname: &dyn Fn() -> String,
 ) -> Result<Option<HostAuth>, ConfigError> {
     for s in sources {
-        if let Some(cert) = s.nonempty("cert")? {
+        if let Some(cert) = s.nonempty("cert")?.or_else(|| kojid_file(s, KOJID_CERT)) {
             let key = s.nonempty("key")?.map(PathBuf::from);
             let cert = PathBuf::from(cert);
             return Ok(Some(HostAuth::Certificate { cert, key }));
@@ -567,7 +579,8 @@ fn host_auth(
         // not configparser's interpolation.
         let format = s
             .raw_value("host_principal_format")
-            .filter(|v| !v.trim().is_empty());
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| (s.section == "kojid").then(|| KOJID_PRINCIPAL_FORMAT.to_string()));
         let principal = match (s.nonempty("krb_principal")?, &format) {
             (Some(p), _) => Some(p),
             (None, Some(f)) if f.contains("%s") => Some(f.replacen("%s", &hostname(), 1)),
@@ -644,7 +657,9 @@ impl Settings {
         Ok(Settings {
             hub: first!(nonempty, "server").unwrap_or_else(|| koji_server.clone()),
             topurl: first!(nonempty, "topurl"),
-            serverca: first!(nonempty, "serverca").map(PathBuf::from),
+            serverca: first!(nonempty, "serverca")
+                .or_else(|| kojid.as_ref().and_then(|k| kojid_file(k, KOJID_SERVERCA)))
+                .map(PathBuf::from),
             sleeptime: first!(seconds, "sleeptime").unwrap_or(DEFAULT_SLEEPTIME),
             capacity: first!(count, "capacity", "maxjobs").unwrap_or(DEFAULT_CAPACITY),
             force_exclusive: builder.boolean("force_exclusive")?.unwrap_or(true),
@@ -893,6 +908,21 @@ mod tests {
             HostAuth::Kerberos(koji::KerberosLogin {
                 principal: Some("compile/b1.example.com@EXAMPLE.COM".into()),
                 keytab: Some("/k.keytab".into()),
+                ccache: None,
+            })
+        );
+        // a kojid.conf with no credentials: kojid's Kerberos defaults
+        let bare = write(
+            dir.path(),
+            "bare.conf",
+            "[kojid]\nserver = https://koji/kojihub\n",
+        );
+        let s = Settings::load(&[&b], Some(&bare)).unwrap();
+        assert_eq!(
+            s.auth,
+            HostAuth::Kerberos(koji::KerberosLogin {
+                principal: Some("compile/b1.example.com@EXAMPLE.COM".into()),
+                keytab: Some("/etc/kojid/kojid.keytab".into()),
                 ccache: None,
             })
         );
